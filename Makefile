@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Thin wrapper over CMake: `make`, `make test`, `make asan-test`, `make run`, `make bench`.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+
+.PHONY: all build test asan asan-test run bench clean fuzz
+all: build
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+asan:
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVNM_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# The test command: builds, then runs every unit and integration test.
+test: build
+	@tests/run-all.sh $(BUILD)
+
+asan-test: asan
+	@tests/run-all.sh $(ASAN_BUILD)
+
+# The main job: a pkt-gen pair over a VALE switch and over a pipe, daemon started for you.
+run: build
+	@scripts/run-demo.sh $(BUILD)
+
+bench: build
+	@bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

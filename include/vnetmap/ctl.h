@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * vnetmap/ctl.h - control protocol between clients (libvnetmap, vale-ctl) and vnetmapd.
+ *
+ * Transport: AF_UNIX SOCK_SEQPACKET at $VNETMAP_DIR/vnetmapd.sock (see vnm_default_dir()).
+ * One request, one reply; each message is a struct vnm_ctl_hdr followed by hdr.len
+ * payload bytes (hdr.len <= VNM_CTL_MAX_PAYLOAD). File descriptors travel as
+ * SCM_RIGHTS on replies only; the daemon closes any fd a client attaches.
+ * A reply with status < 0 (negative errno) carries a NUL-terminated message as payload.
+ *
+ * VNM_CTL_OPEN binds the connection to a port: the connection then stays open for
+ * the life of the binding and its close (or the client's death) unbinds it.
+ * Native byte order; all structs have fixed sizes with explicit padding.
+ */
+#ifndef VNETMAP_CTL_H
+#define VNETMAP_CTL_H
+
+#include <stdint.h>
+
+#include "region.h"
+
+#define VNM_CTL_MAGIC 0x434d4e56u /* "VNMC" */
+#define VNM_CTL_VERSION 1
+#define VNM_CTL_MAX_PAYLOAD 65536
+#define VNM_CTL_SOCK_NAME "vnetmapd.sock"
+#define VNM_PORTSPEC_MAX 256 /* whole port spec with options */
+
+enum vnm_ctl_type {
+	VNM_CTL_OPEN = 1,   /* req: vnm_ctl_open_req; rep: vnm_ctl_open_rep + fds */
+	VNM_CTL_LIST = 2,   /* req: vnm_ctl_name_req (name may be empty); rep: vnm_ctl_port_info[] */
+	VNM_CTL_CREATE = 3, /* req: vnm_ctl_name_req: persistent port (vale-ctl -n) */
+	VNM_CTL_REMOVE = 4, /* req: vnm_ctl_name_req (vale-ctl -r) */
+	VNM_CTL_ATTACH = 5, /* req: vnm_ctl_name_req "valeX:NAME" (vale-ctl -a) */
+	VNM_CTL_DETACH = 6, /* req: vnm_ctl_name_req "valeX:NAME" (vale-ctl -d) */
+	VNM_CTL_STATS = 7,  /* req: vnm_ctl_name_req (port or switch; empty = all); rep: vnm_ctl_port_stats[] */
+	VNM_CTL_FDB = 8,    /* req: vnm_ctl_name_req "valeX"; rep: vnm_ctl_fdb_entry[] */
+	VNM_CTL_INFO = 9,   /* req: vnm_ctl_name_req port; rep: vnm_ctl_port_info (vale-ctl -g) */
+	VNM_CTL_TYPE_MAX
+};
+
+struct vnm_ctl_hdr {
+	uint32_t magic;   /* VNM_CTL_MAGIC */
+	uint16_t version; /* VNM_CTL_VERSION */
+	uint16_t type;    /* enum vnm_ctl_type; the reply echoes it */
+	uint32_t len;     /* payload bytes after the header */
+	int32_t status;   /* replies: 0 or -errno; requests: 0 */
+};
+
+struct vnm_ctl_name_req {
+	char name[VNM_PORTSPEC_MAX]; /* NUL-terminated */
+	uint32_t flags;              /* VNM_CTL_F_* */
+	uint32_t pad;
+};
+
+#define VNM_CTL_F_HOST 0x1 /* attach with the host stack (vale-ctl -h), later */
+
+struct vnm_ctl_open_req {
+	char spec[VNM_PORTSPEC_MAX]; /* full port spec, NUL-terminated, parsed by the daemon */
+	uint32_t flags;              /* reserved, 0 */
+	uint32_t pad;
+};
+
+enum vnm_port_kind {
+	VNM_KIND_VALE = 1,
+	VNM_KIND_PIPE = 2,
+};
+
+/*
+ * Reply to OPEN. fds, in order:
+ *   [0] region file (mmap MAP_SHARED, region_size bytes)
+ *   [1] notify socket, application end (see csb.h)
+ *   [2] VALE: kick eventfd (write when ktoa.kern_need_kick)
+ *       PIPE: notify socket, kernel end of the PEER's binding (to notify the peer)
+ */
+struct vnm_ctl_open_rep {
+	uint64_t region_size;
+	uint32_t kind;      /* enum vnm_port_kind */
+	uint32_t end;       /* index in the region header's ends[] */
+	uint32_t peer_end;  /* pipes: the other end's index; else UINT32_MAX */
+	uint16_t first_tx_ring, last_tx_ring; /* bound ring ranges, inclusive; first > last = none */
+	uint16_t first_rx_ring, last_rx_ring;
+	uint32_t nr_flags;  /* NR_* flags in force */
+	uint32_t nfds;      /* fds attached (3) */
+	char name[VNM_NAME_MAX]; /* canonical port name */
+};
+
+struct vnm_ctl_port_info {
+	char name[VNM_NAME_MAX];   /* "vale0:a", "pipe0{1", or a detached persistent port */
+	char bridge[VNM_NAME_MAX]; /* "vale0", or "" */
+	int32_t bridge_idx;        /* -1 when not on a switch */
+	int32_t port_idx;          /* -1 when not on a switch */
+	uint32_t kind;             /* enum vnm_port_kind */
+	uint32_t flags;            /* VNM_PI_* */
+	uint32_t num_tx_rings, num_rx_rings;
+	uint32_t num_tx_slots, num_rx_slots;
+	uint32_t buf_size, num_bufs;
+	uint64_t region_size;
+	uint32_t clients;          /* bindings open now */
+	uint32_t pad;
+};
+
+#define VNM_PI_PERSISTENT 0x1
+#define VNM_PI_LOSSLESS 0x2
+
+struct vnm_ctl_port_stats {
+	char name[VNM_NAME_MAX];
+	uint64_t rx_packets, rx_bytes; /* into the switch from this port (its TX rings) */
+	uint64_t tx_packets, tx_bytes; /* delivered to this port (its RX rings) */
+	uint64_t drop_full;            /* destination RX ring full */
+	uint64_t drop_runt;            /* frame < 14 bytes */
+	uint64_t drop_oversize;        /* frame over 64 KiB */
+	uint64_t drop_self;            /* destination is the source port */
+	uint64_t drop_bad_slot;        /* invalid buf_idx/len on the datapath */
+	uint64_t ring_resets;          /* rings reset after a client violation */
+	uint64_t fdb_moves;            /* a learned MAC moved to this port */
+	uint64_t pad[5];
+};
+
+struct vnm_ctl_fdb_entry {
+	uint8_t mac[6];
+	uint16_t pad;
+	int32_t port_idx;
+	char port[VNM_NAME_MAX];
+	uint64_t age_ms; /* since last seen */
+};
+
+#endif /* VNETMAP_CTL_H */
