@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * switch.h - a VALE learning switch: one forwarding thread per switch.
+ *
+ * The thread loops while any port has work: for each port, rx_batch (at most
+ * VNM_BATCH_MAX frames, so a flooding port cannot starve the others), classify
+ * (learn source MAC, look up destination: unicast / flood), then deliver per
+ * destination, rx_done, deliver_flush. When a whole round finds nothing it calls
+ * sleep_prepare on every port and, if still idle, sleeps in epoll_wait on the
+ * watched kick eventfds (plus its own control eventfd).
+ */
+#ifndef VNM_DAEMON_SWITCH_H
+#define VNM_DAEMON_SWITCH_H
+
+#include "port.h"
+
+#define VNM_SWITCH_MAX_PORTS 254
+#define VNM_SWITCH_MAX 64
+
+struct vnm_switch;
+
+/* Create the switch and start its thread. 0 or -errno. */
+int vnm_switch_create(const char *name, struct vnm_switch **out);
+/* Stop the thread and free (ports must have been detached). */
+void vnm_switch_destroy(struct vnm_switch *sw);
+const char *vnm_switch_name(const struct vnm_switch *sw);
+unsigned vnm_switch_nports(struct vnm_switch *sw);
+
+/* Attach p (sets p->sw_idx). -ENOSPC when 254 ports are attached. Main thread. */
+int vnm_switch_attach(struct vnm_switch *sw, struct vnm_dport *p);
+/* Detach p; returns when the switch thread no longer touches it. Flushes its MACs. */
+void vnm_switch_detach(struct vnm_switch *sw, struct vnm_dport *p);
+/* Wake the thread when fd becomes readable (kick eventfds). The thread drains it. */
+int vnm_switch_watch_fd(struct vnm_switch *sw, int fd);
+void vnm_switch_unwatch_fd(struct vnm_switch *sw, int fd);
+/* Wake the thread once (e.g. after attach). */
+void vnm_switch_kick(struct vnm_switch *sw);
+/* Copy up to max learned entries. Returns the count. Any thread. */
+int vnm_switch_fdb_dump(struct vnm_switch *sw, struct vnm_ctl_fdb_entry *out, int max);
+
+#endif /* VNM_DAEMON_SWITCH_H */
