@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * netmap_port.h - a switch port whose peer is a netmap client (libvnetmap process,
+ * later a passthrough guest): the port's rings live in its own region, the client
+ * writes head/cur through the CSB, the daemon validates at every sync.
+ */
+#ifndef VNM_DAEMON_NETMAP_PORT_H
+#define VNM_DAEMON_NETMAP_PORT_H
+
+#include "port.h"
+
+/*
+ * Create the port over rings the control plane laid out (krings initialised with
+ * vnm_kring_init from the private geometry). tx/rx arrays are copied. Returns
+ * NULL on ENOMEM. flags: VNM_PI_*.
+ */
+struct vnm_dport *vnm_nmport_create(const char *name, const struct vnm_kring *tx, unsigned ntx,
+				    const struct vnm_kring *rx, unsigned nrx, uint32_t flags);
+/*
+ * Set the notify socket (daemon end) used for ring (dir 0 tx / 1 rx, index ri);
+ * -1 when no client binds it. Called by the control plane with the port detached
+ * or under vnm_switch's synchronisation (it stores with release; the switch thread
+ * loads with acquire).
+ */
+void vnm_nmport_set_notify(struct vnm_dport *p, int dir, unsigned ri, int notify_fd);
+/* Access the kernel-side state of a ring (tests, stats). */
+struct vnm_kring *vnm_nmport_kring(struct vnm_dport *p, int dir, unsigned ri);
+void vnm_nmport_destroy(struct vnm_dport *p);
+
+#endif
