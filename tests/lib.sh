@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# tests/lib.sh - shared helpers for the integration tests (source it; bash only).
+#
+#   . "$(dirname "$0")/../lib.sh"
+#   vnm_init "$1"                  # BUILD_DIR; sets BIN, TMPD; exit 77 if it has no bin/
+#   require_bin vnetmapd pkt-gen   # exit 77 (skip) when a binary is missing
+#   start_daemon                   # VNETMAP_DIR=fresh dir, vnetmapd in background, waits for its socket
+#   bg NAME cmd args...            # start a helper in the background; its pid in BG_PID, log in $TMPD/NAME.log
+#   wait_pid PID SECONDS           # wait for a background pid; returns its exit status, 124 on timeout
+#   wait_until SECONDS cmd...      # poll cmd every 0.1 s until it succeeds; 1 on timeout
+#   fd_count PID                   # open fds of PID
+#   region_files                   # region files of the running daemon, one per line
+#   fail "msg"                     # print and exit 1 (cleanup runs from the EXIT trap)
+#   skip "msg"                     # print and exit 77
+#
+# Everything started through start_daemon/bg is killed by the EXIT trap, and the
+# temporary directories are removed: a test leaves no process and no file behind.
+
+set -u
+
+VNM_PIDS=()
+DAEMON_PID=
+TMPD=
+VNETMAP_DIR=${VNETMAP_DIR:-}
+
+log() { printf '# %s\n' "$*" >&2; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+skip() { printf 'SKIP: %s\n' "$*" >&2; exit 77; }
+
+vnm_cleanup() {
+	local rc=$? p
+	trap - EXIT INT TERM
+	# helpers first (they hold bindings), then the daemon
+	for p in "${VNM_PIDS[@]}" $DAEMON_PID; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${VNM_PIDS[@]}" $DAEMON_PID; do
+		local i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 30 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "$TMPD" ] && [ -d "$TMPD" ]; then
+		# show what the daemon said: the harness prints the tail of our output
+		local f
+		for f in "$TMPD"/*.log; do
+			[ -s "$f" ] || continue
+			echo "---- $(basename "$f") (last 15 lines)" >&2
+			tail -n 15 "$f" >&2
+		done
+	fi
+	[ -n "$TMPD" ] && rm -rf "$TMPD"
+	exit $rc
+}
+
+vnm_init() {
+	BUILD=${1:-${BUILD_DIR:-build}}
+	BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || skip "no build directory '${1:-}'"
+	BIN=$BUILD/bin
+	[ -d "$BIN" ] || skip "no $BIN"
+	export BUILD BIN
+	# a tmpfs directory when there is one: region files land under $VNETMAP_DIR/mem
+	local base=/tmp
+	[ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
+	TMPD=$(mktemp -d "$base/vnmtest.XXXXXX") || fail "mktemp"
+	trap vnm_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+require_bin() {
+	local b
+	for b in "$@"; do
+		[ -x "$BIN/$b" ] || skip "$BIN/$b not built yet"
+	done
+}
+
+start_daemon() {
+	require_bin vnetmapd
+	VNETMAP_DIR=$TMPD/run
+	mkdir -p "$VNETMAP_DIR"
+	chmod 700 "$VNETMAP_DIR"
+	export VNETMAP_DIR
+	"$BIN/vnetmapd" --dir "$VNETMAP_DIR" "$@" >"$TMPD/vnetmapd.log" 2>&1 &
+	DAEMON_PID=$!
+	local i=0
+	while [ ! -S "$VNETMAP_DIR/vnetmapd.sock" ]; do
+		kill -0 "$DAEMON_PID" 2>/dev/null || fail "vnetmapd exited at start: $(tail -n 5 "$TMPD/vnetmapd.log")"
+		[ $i -ge 100 ] && fail "vnetmapd socket did not appear in 10 s"
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# bg NAME cmd...: background helper, output in $TMPD/NAME.log, pid in BG_PID
+bg() {
+	local name=$1
+	shift
+	"$@" >"$TMPD/$name.log" 2>&1 &
+	BG_PID=$!
+	VNM_PIDS+=("$BG_PID")
+}
+
+# wait_pid PID SECONDS: exit status of PID (a child of this shell), 124 on timeout
+wait_pid() {
+	local pid=$1 t=$(( ${2:-30} * 10 )) i=0
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ $i -ge $t ]; then
+			return 124
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	wait "$pid" 2>/dev/null
+}
+
+wait_until() {
+	local t=$(( $1 * 10 )) i=0
+	shift
+	until "$@"; do
+		[ $i -ge $t ] && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 0
+}
+
+fd_count() {
+	local n
+	n=$(ls "/proc/$1/fd" 2>/dev/null | wc -l)
+	echo "$n"
+}
+
+# Region files of the running daemon: files in $VNETMAP_DIR/mem, else the regular
+# files (not sockets, pipes, eventfds) the daemon holds open.
+region_files() {
+	if [ -d "$VNETMAP_DIR/mem" ]; then
+		find "$VNETMAP_DIR/mem" -type f 2>/dev/null | sort
+		return
+	fi
+	[ -n "$DAEMON_PID" ] || return 0
+	local f t
+	for f in /proc/"$DAEMON_PID"/fd/*; do
+		t=$(readlink "$f" 2>/dev/null) || continue
+		case $t in
+		/dev/*) [ "${t#/dev/shm/}" != "$t" ] && echo "$t" ;;
+		/*) echo "$t" ;;
+		esac
+	done | grep -v -e '\.log$' -e '\.sock' | sort -u
+}
+
+region_count() {
+	region_files | grep -c . || true
+}
+
+# The number on the pkt-gen final "Received N packets" / "Sent N packets" line.
+pg_count() {
+	sed -n -E 's/^.*(Received|Sent) ([0-9]+) packets.*$/\2/p' "$1" | tail -n 1
+}
+
+# vale-ctl wrapper bound to this test's daemon
+vctl() {
+	"$BIN/vale-ctl" --dir "$VNETMAP_DIR" "$@"
+}
