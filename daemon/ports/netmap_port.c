@@ -1,14 +1,552 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* netmap_port.c - netmap client port (stub: being written). */
+/*
+ * netmap_port.c - a switch port whose peer is a netmap client: the port ops
+ * (daemon/port.h) over the kernel-side ring state (struct vnm_kring, csb.h).
+ *
+ * Security model: the client is untrusted. It can write anything, at any time,
+ * into its rings, slots and CSB (atok), and it sees everything we write there.
+ *   - Geometry (num_slots, buf_size, num_bufs) comes only from the private
+ *     struct vnm_kring copies made by the control plane; the shared ring header
+ *     is never read.
+ *   - head/cur are read once per sync (vnm_kring_read_app) and checked against
+ *     the private hwcur/hwtail; a violation resets the ring (vnm_kring_reset:
+ *     err_count/err_reason tell the client) and is counted in stats.ring_resets.
+ *   - Every slot field (buf_idx, len, flags) is read once into a local with a
+ *     relaxed atomic load, validated (vnm_kring_check_slot), and only the local is
+ *     used afterwards. A MOREFRAG chain is bounded by NM_MAX_FRAGS and a frame by
+ *     VNM_FRAME_MAX.
+ *   - Buffer contents are copied, never interpreted here; the client may change
+ *     them while we copy, which only changes the bytes it receives or sends.
+ *   - On RX rings we only write buffers whose buf_idx we read once and checked.
+ * A bad client can only hurt itself (its ring is reset, its frames dropped) and
+ * make the switch do work proportional to the slots it publishes.
+ *
+ * Threading: every op runs on the switch thread. Notify fds are set by the
+ * control plane (release store) and read here (acquire load).
+ */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 
 #include "ports/netmap_port.h"
+
+struct nmport_seg {
+	uint32_t ring;     /* tx ring index */
+	uint32_t first;    /* first frame of the batch from this ring */
+	uint32_t count;    /* frames returned from this ring */
+	uint32_t scan_end; /* slot after the last slot consumed by the scan */
+};
+
+struct nmport {
+	struct vnm_dport dp; /* first: dport <-> nmport */
+	unsigned ntx, nrx;
+	struct vnm_kring *tx, *rx;
+	int *tx_notify, *rx_notify; /* daemon end of the notify socket, -1: none */
+	uint8_t *rx_touched;        /* deliver wrote or reset this rx ring this round */
+	uint8_t *rx_bad0;           /* ring reset for a bad buf_idx, not delivered since */
+	unsigned next_tx;           /* round robin start */
+	int rx_want_kick;           /* space() was asked (lossless source): arm rx at sleep */
+	/* the last batch */
+	const struct vnm_frame *frames;
+	unsigned nseg;
+	struct nmport_seg *seg;      /* [ntx] */
+	uint32_t fend[VNM_BATCH_MAX]; /* slot after each frame */
+};
+
+static inline struct nmport *to_nm(struct vnm_dport *p)
+{
+	return (struct nmport *)p;
+}
+
+static inline uint32_t ld32(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline uint16_t ld16(const uint16_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t ring_next(uint32_t i, uint32_t n)
+{
+	return unlikely(i + 1 == n) ? 0 : i + 1;
+}
+
+static void ring_violation(struct nmport *np, struct vnm_kring *k, int reason)
+{
+	vnm_kring_reset(k, reason);
+	np->dp.stats.ring_resets++;
+}
+
+static void nm_rx_done(struct vnm_dport *p, unsigned n);
+
+/* ---- from the client's TX rings into the switch ------------------------------------ */
+
+static int nm_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned max)
+{
+	struct nmport *np = to_nm(p);
+	unsigned nf = 0, ri = np->next_tx;
+
+	np->nseg = 0;
+	np->frames = frames;
+	if (np->ntx == 0)
+		return 0;
+	if (max > VNM_BATCH_MAX)
+		max = VNM_BATCH_MAX;
+	for (unsigned r = 0; r < np->ntx && nf < max; r++, ri = ri + 1 == np->ntx ? 0 : ri + 1) {
+		struct vnm_kring *k = &np->tx[ri];
+		struct netmap_slot *slots = k->ring->slot;
+		uint32_t n = k->num_slots;
+		int err = vnm_kring_read_app(k);
+
+		if (unlikely(err < 0)) {
+			ring_violation(np, k, -err);
+			continue; /* skip the ring this round */
+		}
+		uint32_t i = k->nr_hwcur, head = k->rhead;
+		struct nmport_seg *sg = &np->seg[np->nseg];
+		sg->ring = ri;
+		sg->first = nf;
+		sg->count = 0;
+		sg->scan_end = i;
+		while (i != head && nf < max) {
+			struct vnm_frame *f = &frames[nf];
+			uint32_t j = i, tot = 0, nfr = 0;
+
+			for (;;) {
+				if (j == head) {
+					/*
+					 * Chain not terminated before head: not complete yet,
+					 * unless it already covers every slot the client could
+					 * give us, in which case it never will be.
+					 */
+					if (vnm_ring_dist(k->nr_hwcur, head, n) + 1 >= n) {
+						ring_violation(np, k, VNM_RERR_CHAIN);
+						nf = sg->first;
+						goto next_ring;
+					}
+					goto ring_done;
+				}
+				struct netmap_slot *s = &slots[j];
+				uint32_t idx = ld32(&s->buf_idx);
+				uint32_t len = ld16(&s->len);
+				uint32_t fl = ld16(&s->flags);
+
+				err = vnm_kring_check_slot(k, idx, len);
+				if (unlikely(err < 0)) {
+					ring_violation(np, k, -err);
+					p->stats.drop_bad_slot++;
+					nf = sg->first; /* head went back to hwcur */
+					goto next_ring;
+				}
+				const uint8_t *buf = (const uint8_t *)vnm_kring_buf(k, idx);
+				__builtin_prefetch(buf);
+				f->frag[nfr] = buf;
+				f->frag_len[nfr] = (uint16_t)len;
+				nfr++;
+				tot += len;
+				j = ring_next(j, n);
+				if (likely(!(fl & NS_MOREFRAG)))
+					break;
+				if (unlikely(nfr == NM_MAX_FRAGS)) {
+					ring_violation(np, k, VNM_RERR_CHAIN);
+					nf = sg->first;
+					goto next_ring;
+				}
+			}
+			i = j;
+			sg->scan_end = i;
+			if (unlikely(tot > VNM_FRAME_MAX)) {
+				p->stats.drop_oversize++;
+				continue; /* consumed with the next frames (rx_done) */
+			}
+			f->nfrags = (uint16_t)nfr;
+			f->flags = 0;
+			f->len = tot;
+			np->fend[nf] = i;
+			nf++;
+			sg->count++;
+		}
+ring_done:
+		if (sg->count || sg->scan_end != k->nr_hwcur)
+			np->nseg++;
+next_ring:;
+	}
+	np->next_tx = np->next_tx + 1 == np->ntx ? 0 : np->next_tx + 1;
+	if (nf == 0 && np->nseg)
+		nm_rx_done(p, 0); /* only dropped (oversize) frames: free their slots now */
+	return (int)nf;
+}
+
+/* The TX-space notification: drain the daemon end of the notify socket (csb.h). */
+static void notify_tx(int fd)
+{
+	char buf[2048];
+
+	if (fd < 0)
+		return;
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+static void nm_rx_done(struct vnm_dport *p, unsigned n)
+{
+	struct nmport *np = to_nm(p);
+	const struct vnm_frame *frames = np->frames;
+	uint64_t bytes = 0, pkts = 0;
+
+	for (unsigned s = 0; s < np->nseg; s++) {
+		struct nmport_seg *sg = &np->seg[s];
+		struct vnm_kring *k = &np->tx[sg->ring];
+		uint32_t done = n > sg->count ? sg->count : n, newcur;
+
+		n -= done;
+		if (done == sg->count)
+			newcur = sg->scan_end; /* includes trailing dropped frames */
+		else if (done)
+			newcur = np->fend[sg->first + done - 1];
+		else
+			continue;
+		for (uint32_t f = sg->first; f < sg->first + done; f++)
+			bytes += frames[f].len;
+		pkts += done;
+		if (newcur == k->nr_hwcur)
+			continue;
+		k->nr_hwcur = newcur;
+		/* TX slots go back to the client as soon as they are consumed */
+		k->nr_hwtail = newcur == 0 ? k->num_slots - 1 : newcur - 1;
+		/* slots were only read: publish orders nothing but the indices */
+		vnm_kring_publish(k);
+		if (vnm_kring_notify_needed(k))
+			notify_tx(__atomic_load_n(&np->tx_notify[sg->ring], __ATOMIC_ACQUIRE));
+	}
+	np->nseg = 0;
+	p->stats.rx_packets += pkts;
+	p->stats.rx_bytes += bytes;
+}
+
+/* ---- from the switch into the client's RX rings ------------------------------------ */
+
+/* Copy len (<= buffer size) bytes; no read or write past len. */
+static inline void copy_frag(uint8_t *dst, const uint8_t *src, uint32_t len)
+{
+	if (likely(len <= 64)) {
+		if (len >= 32) {
+			__builtin_memcpy(dst, src, 32);
+			__builtin_memcpy(dst + len - 32, src + len - 32, 32);
+		} else if (len >= 16) {
+			__builtin_memcpy(dst, src, 16);
+			__builtin_memcpy(dst + len - 16, src + len - 16, 16);
+		} else if (len >= 8) {
+			__builtin_memcpy(dst, src, 8);
+			__builtin_memcpy(dst + len - 8, src + len - 8, 8);
+		} else {
+			for (uint32_t i = 0; i < len; i++)
+				dst[i] = src[i];
+		}
+		return;
+	}
+	memcpy(dst, src, len);
+}
+
+/* Refresh the client's head on an rx ring: release the slots it gave back. */
+static inline void rx_refresh(struct nmport *np, unsigned ri)
+{
+	struct vnm_kring *k = &np->rx[ri];
+	int err = vnm_kring_read_app(k);
+
+	if (unlikely(err < 0)) {
+		ring_violation(np, k, -err);
+		np->rx_touched[ri] = 1;
+		return;
+	}
+	k->nr_hwcur = k->rhead;
+}
+
+/* Slots we may fill: [hwtail, hwcur - 1). */
+static inline uint32_t rx_free(const struct vnm_kring *k)
+{
+	return k->num_slots - 1 - vnm_ring_dist(k->nr_hwcur, k->nr_hwtail, k->num_slots);
+}
+
+/*
+ * A destination slot with a bad buf_idx: nothing is written. The ring is reset
+ * once (that zeroes the bad index); a buf_idx 0 found after that reset, before the
+ * client delivered us a good slot again, is only counted.
+ */
+static void rx_bad_slot(struct nmport *np, unsigned ri, uint32_t idx)
+{
+	struct vnm_kring *k = &np->rx[ri];
+
+	if (idx == 0 && np->rx_bad0[ri])
+		return;
+	ring_violation(np, k, VNM_RERR_BUF_IDX);
+	np->rx_bad0[ri] = 1;
+	np->rx_touched[ri] = 1;
+}
+
+static int nm_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const uint16_t *idx,
+		      unsigned n)
+{
+	struct nmport *np = to_nm(p);
+	const unsigned ri = 0; /* VALE delivers to rx ring 0 (netmap's default lookup) */
+	struct vnm_kring *k;
+	uint32_t tail, avail, nslots, bs;
+	uint64_t bytes = 0;
+	uint32_t badb = 0;
+	unsigned i;
+	int bad = 0;
+
+	if (unlikely(np->nrx == 0))
+		return 0;
+	k = &np->rx[ri];
+	rx_refresh(np, ri);
+	tail = k->nr_hwtail;
+	avail = rx_free(k);
+	nslots = k->num_slots;
+	bs = k->buf_size;
+	struct netmap_slot *slots = k->ring->slot;
+
+	for (i = 0; i < n; i++) {
+		const struct vnm_frame *f = &frames[idx[i]];
+		uint32_t len = f->len;
+
+		if (i + 1 < n) /* the next frame's header; its slot is next to ours */
+			__builtin_prefetch(frames[idx[i + 1]].frag[0]);
+		if (likely(f->nfrags == 1 && len <= bs)) {
+			if (unlikely(avail == 0))
+				break;
+			struct netmap_slot *s = &slots[tail];
+			uint32_t b = ld32(&s->buf_idx);
+			if (unlikely(b < 2 || b >= k->num_bufs)) {
+				badb = b;
+				goto bad_slot;
+			}
+			copy_frag((uint8_t *)vnm_kring_buf(k, b), f->frag[0], len);
+			__atomic_store_n(&s->len, (uint16_t)len, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->flags, (uint16_t)(1 << NS_PORT_SHIFT), __ATOMIC_RELAXED);
+			tail = ring_next(tail, nslots);
+			avail--;
+			bytes += len;
+			continue;
+		}
+		/* several destination slots and/or several source fragments */
+		uint32_t need = len == 0 ? 1 : (len + bs - 1) / bs;
+		if (need > avail)
+			break; /* does not fit entirely: not delivered */
+		uint32_t cnt = need > 255 ? 255 : need;
+		uint32_t fi = 0, fo = 0, t = tail;
+		for (uint32_t sidx = 0; sidx < need; sidx++) {
+			struct netmap_slot *s = &slots[t];
+			uint32_t b = ld32(&s->buf_idx);
+			if (unlikely(b < 2 || b >= k->num_bufs)) {
+				badb = b;
+				goto bad_slot; /* tail not advanced: partial copy invisible */
+			}
+			uint8_t *dst = (uint8_t *)vnm_kring_buf(k, b);
+			uint32_t room = len - sidx * bs;
+			if (room > bs)
+				room = bs;
+			uint32_t put = 0;
+			while (put < room) {
+				uint32_t chunk = f->frag_len[fi] - fo;
+				if (chunk > room - put)
+					chunk = room - put;
+				memcpy(dst + put, f->frag[fi] + fo, chunk);
+				put += chunk;
+				fo += chunk;
+				while (fi < f->nfrags && fo == f->frag_len[fi]) {
+					fi++;
+					fo = 0;
+				}
+				if (fi == f->nfrags)
+					break;
+			}
+			__atomic_store_n(&s->len, (uint16_t)put, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->flags,
+					 (uint16_t)((cnt << NS_PORT_SHIFT) |
+						    (sidx + 1 < need ? NS_MOREFRAG : 0)),
+					 __ATOMIC_RELAXED);
+			t = ring_next(t, nslots);
+		}
+		tail = t;
+		avail -= need;
+		bytes += len;
+		continue;
+
+bad_slot:
+		/* drop this frame and the rest of the call: the ring cannot move past it */
+		p->stats.drop_bad_slot += n - i;
+		rx_bad_slot(np, ri, badb);
+		bad = 1;
+		break;
+	}
+	if (i) {
+		if (!bad)
+			np->rx_bad0[ri] = 0;
+		k->nr_hwtail = tail;
+		np->rx_touched[ri] = 1;
+		p->stats.tx_packets += i;
+		p->stats.tx_bytes += bytes;
+	}
+	/* dropped for a bad slot counts as taken: the switch must not count them again */
+	return bad ? (int)n : (int)i;
+}
+
+static void nm_deliver_flush(struct vnm_dport *p)
+{
+	struct nmport *np = to_nm(p);
+
+	for (unsigned ri = 0; ri < np->nrx; ri++) {
+		if (!np->rx_touched[ri])
+			continue;
+		struct vnm_kring *k = &np->rx[ri];
+		np->rx_touched[ri] = 0;
+		/* RELEASE inside: slot contents before the new hwtail */
+		vnm_kring_publish(k);
+		if (vnm_kring_notify_needed(k)) {
+			int fd = __atomic_load_n(&np->rx_notify[ri], __ATOMIC_ACQUIRE);
+			if (fd >= 0) {
+				char one = 1;
+				ssize_t r = send(fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+				(void)r; /* EAGAIN: a byte is already pending, the client wakes */
+			}
+		}
+	}
+}
+
+static unsigned nm_space(struct vnm_dport *p)
+{
+	struct nmport *np = to_nm(p);
+
+	if (np->nrx == 0)
+		return 0;
+	np->rx_want_kick = 1; /* a lossless source may wait on us: arm rx before sleeping */
+	rx_refresh(np, 0);
+	return rx_free(&np->rx[0]);
+}
+
+static int nm_sleep_prepare(struct vnm_dport *p)
+{
+	struct nmport *np = to_nm(p);
+	int work = 0;
+
+	for (unsigned ri = 0; ri < np->ntx; ri++) {
+		struct vnm_kring *k = &np->tx[ri];
+		vnm_csb_kern_sleep_prepare(k); /* full fence after the flag store */
+		/*
+		 * New work = a head we have not seen. Slots in [hwcur, rhead) left over
+		 * are an unterminated chain or frames of a lossless source waiting for
+		 * rx space (the rx arm below covers those).
+		 */
+		if (__atomic_load_n(&k->atok->head, __ATOMIC_ACQUIRE) != k->rhead)
+			work = 1;
+	}
+	if (np->rx_want_kick) {
+		for (unsigned ri = 0; ri < np->nrx; ri++) {
+			struct vnm_kring *k = &np->rx[ri];
+			vnm_csb_kern_sleep_prepare(k);
+			if (__atomic_load_n(&k->atok->head, __ATOMIC_ACQUIRE) != k->nr_hwcur)
+				work = 1;
+		}
+	}
+	return work;
+}
+
+static void nm_wake(struct vnm_dport *p)
+{
+	struct nmport *np = to_nm(p);
+
+	for (unsigned ri = 0; ri < np->ntx; ri++)
+		vnm_csb_kern_wake(&np->tx[ri]);
+	for (unsigned ri = 0; ri < np->nrx; ri++)
+		vnm_csb_kern_wake(&np->rx[ri]);
+	np->rx_want_kick = 0;
+}
+
+static const struct vnm_dport_ops nmport_ops = {
+	.rx_batch = nm_rx_batch,
+	.rx_done = nm_rx_done,
+	.deliver = nm_deliver,
+	.deliver_flush = nm_deliver_flush,
+	.space = nm_space,
+	.sleep_prepare = nm_sleep_prepare,
+	.wake = nm_wake,
+};
 
 struct vnm_dport *vnm_nmport_create(const char *name, const struct vnm_kring *tx, unsigned ntx,
 				    const struct vnm_kring *rx, unsigned nrx, uint32_t flags)
 {
-	return NULL;
+	struct nmport *np = calloc(1, sizeof(*np));
+
+	if (!np)
+		return NULL;
+	np->tx = calloc(ntx ? ntx : 1, sizeof(*np->tx));
+	np->rx = calloc(nrx ? nrx : 1, sizeof(*np->rx));
+	np->tx_notify = calloc(ntx ? ntx : 1, sizeof(int));
+	np->rx_notify = calloc(nrx ? nrx : 1, sizeof(int));
+	np->seg = calloc(ntx ? ntx : 1, sizeof(*np->seg));
+	np->rx_touched = calloc(nrx ? nrx : 1, 1);
+	np->rx_bad0 = calloc(nrx ? nrx : 1, 1);
+	if (!np->tx || !np->rx || !np->tx_notify || !np->rx_notify || !np->seg ||
+	    !np->rx_touched || !np->rx_bad0) {
+		vnm_nmport_destroy(&np->dp);
+		return NULL;
+	}
+	if (ntx)
+		memcpy(np->tx, tx, ntx * sizeof(*tx));
+	if (nrx)
+		memcpy(np->rx, rx, nrx * sizeof(*rx));
+	for (unsigned i = 0; i < ntx; i++)
+		np->tx_notify[i] = -1;
+	for (unsigned i = 0; i < nrx; i++)
+		np->rx_notify[i] = -1;
+	np->ntx = ntx;
+	np->nrx = nrx;
+	snprintf(np->dp.name, sizeof(np->dp.name), "%s", name ? name : "");
+	snprintf(np->dp.stats.name, sizeof(np->dp.stats.name), "%s", np->dp.name);
+	np->dp.ops = &nmport_ops;
+	np->dp.priv = np;
+	np->dp.sw_idx = -1;
+	np->dp.flags = flags;
+	return &np->dp;
 }
-void vnm_nmport_set_notify(struct vnm_dport *p, int dir, unsigned ri, int notify_fd) { }
-struct vnm_kring *vnm_nmport_kring(struct vnm_dport *p, int dir, unsigned ri) { return NULL; }
-void vnm_nmport_destroy(struct vnm_dport *p) { }
+
+void vnm_nmport_set_notify(struct vnm_dport *p, int dir, unsigned ri, int notify_fd)
+{
+	struct nmport *np = to_nm(p);
+
+	if (dir == 0 && ri < np->ntx)
+		__atomic_store_n(&np->tx_notify[ri], notify_fd, __ATOMIC_RELEASE);
+	else if (dir == 1 && ri < np->nrx)
+		__atomic_store_n(&np->rx_notify[ri], notify_fd, __ATOMIC_RELEASE);
+}
+
+struct vnm_kring *vnm_nmport_kring(struct vnm_dport *p, int dir, unsigned ri)
+{
+	struct nmport *np = to_nm(p);
+
+	if (dir == 0)
+		return ri < np->ntx ? &np->tx[ri] : NULL;
+	return ri < np->nrx ? &np->rx[ri] : NULL;
+}
+
+void vnm_nmport_destroy(struct vnm_dport *p)
+{
+	struct nmport *np;
+
+	if (!p)
+		return;
+	np = to_nm(p);
+	free(np->tx);
+	free(np->rx);
+	free(np->tx_notify);
+	free(np->rx_notify);
+	free(np->seg);
+	free(np->rx_touched);
+	free(np->rx_bad0);
+	free(np);
+}
