@@ -165,3 +165,9 @@ pg_count() {
 vctl() {
 	"$BIN/vale-ctl" --dir "$VNETMAP_DIR" "$@"
 }
+
+# stat_of PORT FIELD: one counter of `vale-ctl --stats --json` (one record per line)
+stat_of() {
+	vctl --stats --json 2>/dev/null | grep -F "\"name\": \"$1\"" |
+		sed -n -E "s/.*\"$2\": ([0-9]+).*/\\1/p" | head -n 1
+}
