@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * vale-ctl - manage VALE switches and ports of a running vnetmapd, with netmap's flags.
+ *
+ *   vale-ctl                       list every port (same as -l)
+ *   vale-ctl -l [valeX[:Y]]        list ports (of one switch, or one port)
+ *   vale-ctl -n NAME [-C spec]     create a persistent port
+ *   vale-ctl -r NAME               remove a persistent port
+ *   vale-ctl -a valeX:NAME         attach a port to switch valeX
+ *   vale-ctl -h valeX:NAME         attach with the host stack
+ *   vale-ctl -d valeX:NAME         detach
+ *   vale-ctl -g NAME               port info
+ *   vale-ctl --stats [NAME]        per-port counters (drops by reason, ring resets)
+ *   vale-ctl --fdb valeX           learned MAC table
+ *   --json                         machine-readable output for -l, --stats, --fdb, -g
+ *   --dir DIR                      runtime directory (else $VNETMAP_DIR, else the default)
+ *
+ * -C "tx_slots,rx_slots,tx_rings,rx_rings" as netmap's vale-ctl: the first value sets
+ * both slot counts, the second overrides rx slots; likewise for rings.
+ *
+ * Security model: the daemon is trusted to answer within the protocol, but replies are
+ * still bounded: the payload length is checked against the record size and every
+ * string is printed with an explicit bound.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vnetmap.h>
+
+static int json;
+static const char *dir;
+
+static void usage(int code)
+{
+	fprintf(code ? stderr : stdout,
+		"usage: vale-ctl [--dir DIR] [--json] [option]\n"
+		"\t-l [valeX[:Y]]\tlist all ports, or a switch's, or one port (default)\n"
+		"\t-n NAME\t\tcreate a persistent port\n"
+		"\t-r NAME\t\tremove a persistent port\n"
+		"\t-a valeX:NAME\tattach a port to a switch\n"
+		"\t-h valeX:NAME\tattach a port with the host stack\n"
+		"\t-d valeX:NAME\tdetach a port from a switch\n"
+		"\t-g NAME\t\tshow port info\n"
+		"\t-C spec\t\tring/slot sizes for -n: tx_slots,rx_slots,tx_rings,rx_rings\n"
+		"\t--stats [NAME]\tper-port counters (port, switch, or all)\n"
+		"\t--fdb valeX\tthe switch's learned MAC table\n"
+		"\t--json\t\tmachine-readable output\n"
+		"\t--dir DIR\truntime directory (default $VNETMAP_DIR)\n");
+	exit(code);
+}
+
+/* One request; on error prints netmap's message plus the daemon's, and exits 1. */
+static int call(uint16_t type, const char *action, const char *name, uint32_t flags, void *rep,
+		uint32_t replen)
+{
+	struct vnm_ctl_name_req req;
+	char msg[512] = "";
+	int ret;
+
+	memset(&req, 0, sizeof(req));
+	if (strlen(name) >= sizeof(req.name)) {
+		fprintf(stderr, "failed to %s %s: %s\n", action, name, strerror(ENAMETOOLONG));
+		exit(1);
+	}
+	strcpy(req.name, name);
+	req.flags = flags;
+	ret = vnm_ctl_call(dir, type, &req, sizeof(req), rep, replen, msg, sizeof(msg));
+	if (ret < 0) {
+		/* the name as the user typed it: without the @conf options -C added */
+		const char *shown = *name ? name : "ports";
+		fprintf(stderr, "failed to %s %.*s: %s\n", action, (int)strcspn(shown, "@"), shown,
+			strerror(-ret));
+		msg[sizeof(msg) - 1] = '\0';
+		if (msg[0])
+			fprintf(stderr, "%s\n", msg);
+		exit(1);
+	}
+	return ret;
+}
+
+/* Print s as a JSON string (names are identifiers, but escape anyway). */
+static void jstr(const char *s, size_t max)
+{
+	putchar('"');
+	for (size_t i = 0; i < max && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+#define NSTR(s) (int)strnlen((s), sizeof(s)), (s)
+
+static void *alloc_reply(void)
+{
+	void *p = calloc(1, VNM_CTL_MAX_PAYLOAD);
+	if (!p) {
+		perror("vale-ctl");
+		exit(1);
+	}
+	return p;
+}
+
+static int do_list(const char *name, int info)
+{
+	struct vnm_ctl_port_info *pi = alloc_reply();
+	int n = call(info ? VNM_CTL_INFO : VNM_CTL_LIST, info ? "get info for" : "list", name, 0,
+		     pi, VNM_CTL_MAX_PAYLOAD);
+	int cnt = n / (int)sizeof(*pi);
+
+	if (json)
+		printf("[");
+	for (int i = 0; i < cnt; i++) {
+		struct vnm_ctl_port_info *p = &pi[i];
+		if (json) {
+			printf("%s\n {\"name\": ", i ? "," : "");
+			jstr(p->name, sizeof(p->name));
+			printf(", \"bridge\": ");
+			jstr(p->bridge, sizeof(p->bridge));
+			printf(", \"bridge_idx\": %d, \"port_idx\": %d, \"kind\": \"%s\", "
+			       "\"persistent\": %s, \"lossless\": %s, \"tx_rings\": %u, \"rx_rings\": %u, "
+			       "\"tx_slots\": %u, \"rx_slots\": %u, \"buf_size\": %u, \"num_bufs\": %u, "
+			       "\"region_size\": %llu, \"clients\": %u}",
+			       p->bridge_idx, p->port_idx, p->kind == VNM_KIND_PIPE ? "pipe" : "vale",
+			       p->flags & VNM_PI_PERSISTENT ? "true" : "false",
+			       p->flags & VNM_PI_LOSSLESS ? "true" : "false", p->num_tx_rings,
+			       p->num_rx_rings, p->num_tx_slots, p->num_rx_slots, p->buf_size,
+			       p->num_bufs, (unsigned long long)p->region_size, p->clients);
+		} else if (info) {
+			printf("%.*s: bridge_idx %d port_idx %d, %u tx rings of %u slots, %u rx rings "
+			       "of %u slots, %u buffers of %u bytes, region %llu bytes, %u client(s)%s%s\n",
+			       NSTR(p->name), p->bridge_idx, p->port_idx, p->num_tx_rings,
+			       p->num_tx_slots, p->num_rx_rings, p->num_rx_slots, p->num_bufs,
+			       p->buf_size, (unsigned long long)p->region_size, p->clients,
+			       p->flags & VNM_PI_PERSISTENT ? ", persistent" : "",
+			       p->flags & VNM_PI_LOSSLESS ? ", lossless" : "");
+		} else {
+			/* netmap's list line: name, then switch and port index */
+			printf("%.*s bridge_idx %d port_idx %d\n", NSTR(p->name), p->bridge_idx,
+			       p->port_idx);
+		}
+	}
+	if (json)
+		printf("%s]\n", cnt ? "\n" : "");
+	free(pi);
+	return 0;
+}
+
+static int do_stats(const char *name)
+{
+	struct vnm_ctl_port_stats *st = alloc_reply();
+	int n = call(VNM_CTL_STATS, "get stats for", name, 0, st, VNM_CTL_MAX_PAYLOAD);
+	int cnt = n / (int)sizeof(*st);
+
+	if (json)
+		printf("[");
+	else
+		printf("%-20s %12s %14s %12s %14s %10s %8s %8s %8s %8s %7s %7s\n", "port", "rx_pkts",
+		       "rx_bytes", "tx_pkts", "tx_bytes", "drop_full", "runt", "oversize", "self",
+		       "bad_slot", "resets", "moves");
+	for (int i = 0; i < cnt; i++) {
+		struct vnm_ctl_port_stats *s = &st[i];
+		if (json) {
+			printf("%s\n {\"name\": ", i ? "," : "");
+			jstr(s->name, sizeof(s->name));
+			printf(", \"rx_packets\": %llu, \"rx_bytes\": %llu, \"tx_packets\": %llu, "
+			       "\"tx_bytes\": %llu, \"drop_full\": %llu, \"drop_runt\": %llu, "
+			       "\"drop_oversize\": %llu, \"drop_self\": %llu, \"drop_bad_slot\": %llu, "
+			       "\"ring_resets\": %llu, \"fdb_moves\": %llu}",
+			       (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
+			       (unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes,
+			       (unsigned long long)s->drop_full, (unsigned long long)s->drop_runt,
+			       (unsigned long long)s->drop_oversize, (unsigned long long)s->drop_self,
+			       (unsigned long long)s->drop_bad_slot, (unsigned long long)s->ring_resets,
+			       (unsigned long long)s->fdb_moves);
+		} else {
+			printf("%-20.*s %12llu %14llu %12llu %14llu %10llu %8llu %8llu %8llu %8llu "
+			       "%7llu %7llu\n",
+			       NSTR(s->name), (unsigned long long)s->rx_packets,
+			       (unsigned long long)s->rx_bytes, (unsigned long long)s->tx_packets,
+			       (unsigned long long)s->tx_bytes, (unsigned long long)s->drop_full,
+			       (unsigned long long)s->drop_runt, (unsigned long long)s->drop_oversize,
+			       (unsigned long long)s->drop_self, (unsigned long long)s->drop_bad_slot,
+			       (unsigned long long)s->ring_resets, (unsigned long long)s->fdb_moves);
+		}
+	}
+	if (json)
+		printf("%s]\n", cnt ? "\n" : "");
+	free(st);
+	return 0;
+}
+
+static int do_fdb(const char *name)
+{
+	struct vnm_ctl_fdb_entry *fe = alloc_reply();
+	int n = call(VNM_CTL_FDB, "get fdb of", name, 0, fe, VNM_CTL_MAX_PAYLOAD);
+	int cnt = n / (int)sizeof(*fe);
+
+	if (json)
+		printf("[");
+	else
+		printf("%-17s %8s %-20s %10s\n", "mac", "port_idx", "port", "age_ms");
+	for (int i = 0; i < cnt; i++) {
+		struct vnm_ctl_fdb_entry *e = &fe[i];
+		char mac[18];
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", e->mac[0], e->mac[1],
+			 e->mac[2], e->mac[3], e->mac[4], e->mac[5]);
+		if (json) {
+			printf("%s\n {\"mac\": \"%s\", \"port_idx\": %d, \"port\": ", i ? "," : "", mac,
+			       e->port_idx);
+			jstr(e->port, sizeof(e->port));
+			printf(", \"age_ms\": %llu}", (unsigned long long)e->age_ms);
+		} else {
+			printf("%-17s %8d %-20.*s %10llu\n", mac, e->port_idx, NSTR(e->port),
+			       (unsigned long long)e->age_ms);
+		}
+	}
+	if (json)
+		printf("%s]\n", cnt ? "\n" : "");
+	free(fe);
+	return 0;
+}
+
+/* netmap's -C: "tx_slots,rx_slots,tx_rings,rx_rings" -> "@conf:..." options. */
+static void conf_suffix(const char *conf, char *out, size_t outlen)
+{
+	unsigned v[4] = { 0, 0, 0, 0 };
+	int n = 0;
+	const char *p = conf;
+	char *end;
+
+	while (*p && n < 4) {
+		unsigned long x = strtoul(p, &end, 10);
+		if (end == p || (*end && *end != ',') || x > 1000000) {
+			fprintf(stderr, "vale-ctl: bad -C spec '%s' (tx_slots,rx_slots,tx_rings,rx_rings)\n",
+				conf);
+			exit(1);
+		}
+		v[n++] = (unsigned)x;
+		p = *end ? end + 1 : end;
+	}
+	if (*p) {
+		fprintf(stderr, "vale-ctl: bad -C spec '%s': at most 4 values\n", conf);
+		exit(1);
+	}
+	if (n == 0) {
+		out[0] = '\0';
+		return;
+	}
+	unsigned txs = v[0], rxs = n > 1 && v[1] ? v[1] : v[0];
+	int len = snprintf(out, outlen, "@conf:tx-slots=%u,rx-slots=%u", txs, rxs);
+	if (n > 2) {
+		unsigned txr = v[2], rxr = n > 3 && v[3] ? v[3] : v[2];
+		snprintf(out + len, outlen - (size_t)len, ",tx-rings=%u,rx-rings=%u", txr, rxr);
+	}
+}
+
+enum { OPT_JSON = 256, OPT_STATS, OPT_FDB, OPT_DIR, OPT_HELP };
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "stats", optional_argument, NULL, OPT_STATS },
+		{ "fdb", required_argument, NULL, OPT_FDB },
+		{ "dir", required_argument, NULL, OPT_DIR },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch, cmd = 'l';
+	const char *name = "", *conf = NULL;
+
+	while ((ch = getopt_long(argc, argv, "d:a:h:g:l::n:r:C:p:P:m:", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+		case 'a':
+		case 'h':
+		case 'g':
+		case 'n':
+		case 'r':
+			cmd = ch;
+			name = optarg;
+			break;
+		case 'l':
+			cmd = 'l';
+			/* netmap's -l takes an optional name: accept "-l NAME" as well as "-lNAME" */
+			if (optarg)
+				name = optarg;
+			else if (optind < argc && argv[optind][0] != '-')
+				name = argv[optind++];
+			break;
+		case OPT_STATS:
+			cmd = 's';
+			if (optarg)
+				name = optarg;
+			else if (optind < argc && argv[optind][0] != '-')
+				name = argv[optind++];
+			break;
+		case OPT_FDB:
+			cmd = 'f';
+			name = optarg;
+			break;
+		case 'C':
+			conf = optarg;
+			break;
+		case 'p':
+		case 'P':
+			fprintf(stderr, "failed to %s polling on %s: %s\n", ch == 'p' ? "start" : "stop",
+				optarg, strerror(EOPNOTSUPP));
+			fprintf(stderr, "vnetmapd always polls with its own threads\n");
+			return 1;
+		case 'm':
+			break; /* memory region id: accepted, ignored (one region per port) */
+		case OPT_JSON:
+			json = 1;
+			break;
+		case OPT_DIR:
+			dir = optarg;
+			break;
+		case OPT_HELP:
+			usage(0);
+			break;
+		default:
+			usage(1);
+		}
+	}
+	if (optind != argc)
+		usage(1);
+
+	switch (cmd) {
+	case 'l':
+		return do_list(name, 0);
+	case 'g':
+		return do_list(name, 1);
+	case 's':
+		return do_stats(name);
+	case 'f':
+		return do_fdb(name);
+	case 'n': {
+		char spec[VNM_PORTSPEC_MAX], suffix[128] = "";
+		if (conf)
+			conf_suffix(conf, suffix, sizeof(suffix));
+		if ((size_t)snprintf(spec, sizeof(spec), "%s%s", name, suffix) >= sizeof(spec)) {
+			fprintf(stderr, "failed to create %s: %s\n", name, strerror(ENAMETOOLONG));
+			return 1;
+		}
+		call(VNM_CTL_CREATE, "create", spec, 0, NULL, 0);
+		return 0;
+	}
+	case 'r':
+		call(VNM_CTL_REMOVE, "remove", name, 0, NULL, 0);
+		return 0;
+	case 'a':
+		call(VNM_CTL_ATTACH, "attach", name, 0, NULL, 0);
+		return 0;
+	case 'h':
+		call(VNM_CTL_ATTACH, "attach", name, VNM_CTL_F_HOST, NULL, 0);
+		return 0;
+	case 'd':
+		call(VNM_CTL_DETACH, "detach", name, 0, NULL, 0);
+		return 0;
+	}
+	return 0;
+}
