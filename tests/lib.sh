@@ -171,3 +171,8 @@ stat_of() {
 	vctl --stats --json 2>/dev/null | grep -F "\"name\": \"$1\"" |
 		sed -n -E "s/.*\"$2\": ([0-9]+).*/\\1/p" | head -n 1
 }
+
+# seq_line LOG: pkt-gen rxseq's "SEQ: received N, lost L, out-of-order O, duplicates D"
+seq_line() { grep '^SEQ:' "$1" | tail -n 1; }
+# seq_clean LOG: the SEQ line reports nothing lost, reordered or duplicated
+seq_clean() { seq_line "$1" | grep -Eq 'lost 0, out-of-order 0, duplicates 0'; }

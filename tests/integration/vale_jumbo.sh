@@ -52,7 +52,5 @@ if [ $rc -ne 0 ] && grep -qi 'unsupported\|not supported\|invalid' "$TMPD/txs.lo
 fi
 [ $rc -eq 0 ] || fail "txseq -l $LEN exited $rc: $(tail -n 3 "$TMPD/txs.log")"
 wait_pid "$RXS" 20 || fail "rxseq -l $LEN did not get $N frames: $(tail -n 3 "$TMPD/rxs.log")"
-if grep -E -i '(^|[^0-9])[1-9][0-9]* *(lost|missing|out[- ]of[- ]order|gaps?|reordered)' "$TMPD/rxs.log"; then
-	fail "sequence errors with $LEN-byte frames"
-fi
+seq_clean "$TMPD/rxs.log" || fail "sequence errors with $LEN-byte frames: $(seq_line "$TMPD/rxs.log")"
 exit 0
