@@ -172,7 +172,12 @@ static void pg_err_cb(void *arg, int err, const char *msg)
 {
 	struct pg_thread *t = arg;
 
+	size_t n = strlen(t->spec);
+
 	(void)err;
+	/* the library's messages may start with the port name: do not print it twice */
+	if (!strncmp(msg, t->spec, n) && msg[n] == ':' && msg[n + 1] == ' ')
+		msg += n + 2;
 	if (t->opening)
 		snprintf(t->errmsg, sizeof(t->errmsg), "%s", msg);
 	else
@@ -185,6 +190,24 @@ static int pg_fail(struct pg_thread *t, const char *what, int err)
 	fprintf(stderr, "pkt-gen: %s: %s: %s\n", t->spec, what, strerror(-err));
 	t->failed = 1;
 	return err;
+}
+
+/*
+ * Sleep until the rings have what events asks for (or PG_WAIT_MS pass): 0, or -errno
+ * after reporting (POLLERR: a ring was reset). A hang-up (a pipe peer gone) is not an
+ * error: the thread keeps waiting, without spinning.
+ */
+static int pg_wait(struct pg_thread *t, short events)
+{
+	int ret = vnm_poll(t->d, events, PG_WAIT_MS);
+
+	if (ret < 0)
+		return pg_fail(t, "poll", ret);
+	if (ret & POLLERR)
+		return pg_fail(t, "poll", -EIO);
+	if ((ret & (POLLHUP | POLLNVAL)) && !(ret & events))
+		usleep(PG_WAIT_MS * 1000);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ transmit */
@@ -347,13 +370,8 @@ static void *pg_tx_body(void *arg)
 		for (unsigned ri = d->first_tx_ring; ri <= d->last_tx_ring; ri++)
 			if (nm_ring_space(NETMAP_TXRING(d->nifp, ri)) >= t->frags)
 				room = 1;
-		if (!room) {
-			ret = vnm_poll(d, POLLOUT, PG_WAIT_MS);
-			if (ret < 0 || (ret & POLLERR)) {
-				pg_fail(t, "poll", ret < 0 ? ret : -EIO);
-				break;
-			}
-		}
+		if (!room && pg_wait(t, POLLOUT) < 0)
+			break;
 	}
 	/* flush, then wait (bounded) until every queued frame has left the ring */
 	vnm_txsync(d);
@@ -499,16 +517,11 @@ static int pg_rx_wait_first(struct pg_thread *t)
 	struct vnm_port *d = t->d;
 
 	while (!pg_stop) {
-		int ret;
-
 		for (unsigned ri = d->first_rx_ring; ri <= d->last_rx_ring; ri++)
 			if (!nm_ring_empty(NETMAP_RXRING(d->nifp, ri)))
 				return 1;
-		ret = vnm_poll(d, POLLIN, PG_WAIT_MS);
-		if (ret < 0 || (ret & POLLERR)) {
-			pg_fail(t, "poll", ret < 0 ? ret : -EIO);
+		if (pg_wait(t, POLLIN) < 0)
 			return 0;
-		}
 	}
 	return 0;
 }
@@ -555,12 +568,12 @@ static void *pg_rx_body(void *arg)
 		} else {
 			if (g->idle_s > 0 && pg_sec(last, pg_now()) >= g->idle_s)
 				break;
-			ret = vnm_poll(d, POLLIN, PG_WAIT_MS);
-			if (ret > 0 && (ret & POLLERR))
-				ret = -EIO;
+			if (pg_wait(t, POLLIN) < 0)
+				break;
+			continue;
 		}
 		if (ret < 0) {
-			pg_fail(t, got ? "rxsync" : "poll", ret);
+			pg_fail(t, "rxsync", ret);
 			break;
 		}
 	}
@@ -673,9 +686,7 @@ static void *pg_ping_body(void *arg)
 			break;
 		}
 		if (m == 0) {
-			ret = vnm_poll(d, POLLOUT, PG_WAIT_MS);
-			if (ret < 0)
-				pg_fail(t, "poll", ret);
+			pg_wait(t, POLLOUT);
 			continue;
 		}
 		sent += m;
@@ -689,11 +700,12 @@ static void *pg_ping_body(void *arg)
 			unsigned n = pg_ping_collect(t, &iv, &all, &rbytes);
 
 			got += n;
-			ret = n ? vnm_rxsync(d) : vnm_poll(d, POLLIN, PG_WAIT_MS);
-			if (ret < 0) {
-				pg_fail(t, "poll", ret);
+			if (n && (ret = vnm_rxsync(d)) < 0) {
+				pg_fail(t, "rxsync", ret);
 				break;
 			}
+			if (!n && pg_wait(t, POLLIN) < 0)
+				break;
 		}
 		if (pg_sec(last_print, pg_now()) >= 1.0) {
 			if (iv.count)
@@ -796,13 +808,11 @@ static void *pg_pong_body(void *arg)
 			ret = vnm_txsync(d);
 			if (ret >= 0)
 				ret = vnm_rxsync(d);
-		} else {
-			ret = vnm_poll(d, POLLIN, PG_WAIT_MS);
-			if (ret > 0 && (ret & POLLERR))
-				ret = -EIO;
-		}
-		if (ret < 0) {
-			pg_fail(t, "sync", ret);
+			if (ret < 0) {
+				pg_fail(t, "sync", ret);
+				break;
+			}
+		} else if (pg_wait(t, POLLIN) < 0) {
 			break;
 		}
 	}
