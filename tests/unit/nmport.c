@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * test: the netmap client port ops over a fake region - valid single/multi-slot
+ * frames, every ring violation of bad-inputs.md items 5-6 (reset + err_count +
+ * ring_resets, and the port keeps working), oversize frames, deliver splitting a
+ * 9000-byte frame over 5 slots, a full RX ring, bad RX slots, notifications,
+ * sleep_prepare.
+ */
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../../daemon/ports/netmap_port.c"
+#include "unit/fakeport.h"
+
+static struct vnm_frame frames[VNM_BATCH_MAX];
+
+/* Send one valid 60-byte frame on tx ring 0 and check it comes out intact. */
+static void check_works(struct fakeport *fp, const char *what)
+{
+	uint8_t d[60];
+	struct vnm_dport *p = fp->dp;
+
+	fp_fill(d, sizeof(d), 0x33);
+	if (fp_tx_put(fp, 0, d, sizeof(d), 2048) < 0) {
+		fprintf(stderr, "%s: no tx space\n", what);
+		fails++;
+		return;
+	}
+	fp_publish(fp, 0, 0);
+	int n = p->ops->rx_batch(p, frames, VNM_BATCH_MAX);
+	if (n != 1 || frames[0].len != 60 || memcmp(frames[0].frag[0], d, 60)) {
+		fprintf(stderr, "%s: port does not work afterwards (n=%d)\n", what, n);
+		fails++;
+	}
+	if (n > 0)
+		p->ops->rx_done(p, (unsigned)n);
+}
+
+/* Expect a reset of tx ring 0 with reason, then recovery. */
+static void expect_reset(struct fakeport *fp, int reason, const char *what)
+{
+	struct vnm_dport *p = fp->dp;
+	uint32_t errc = fp->ktoa[0][0]->err_count;
+	uint64_t resets = p->stats.ring_resets;
+
+	int n = p->ops->rx_batch(p, frames, VNM_BATCH_MAX);
+	if (n != 0 || fp->ktoa[0][0]->err_count != errc + 1 ||
+	    fp->ktoa[0][0]->err_reason != (uint32_t)reason || p->stats.ring_resets != resets + 1) {
+		fprintf(stderr, "%s: n=%d err_count %u->%u reason %u (want %d) resets %lu\n", what, n,
+			errc, fp->ktoa[0][0]->err_count, fp->ktoa[0][0]->err_reason, reason,
+			(unsigned long)p->stats.ring_resets);
+		fails++;
+	}
+	if (n > 0)
+		p->ops->rx_done(p, (unsigned)n);
+	/* head/cur went back to hwcur */
+	CHECK(fp->atok[0][0]->head == fp->ktoa[0][0]->hwcur);
+	CHECK(fp->atok[0][0]->cur == fp->ktoa[0][0]->hwcur);
+	fp_resync(fp, 0, 0);
+	/* repair what the client broke: each slot gets a valid buffer again */
+	for (unsigned s = 0; s < fp->nslots; s++) {
+		struct netmap_slot *sl = fp_slot(fp, 0, 0, s);
+		if (sl->buf_idx < 2 || sl->buf_idx >= fp->nbufs)
+			sl->buf_idx = 2 + s;
+	}
+	check_works(fp, what);
+}
+
+static void test_tx(void)
+{
+	struct fakeport *fp = fp_create("t:tx", 1, 1, 256, 2048, 0);
+	struct vnm_dport *p = fp->dp;
+	uint8_t d[9000];
+	int n;
+
+	/* nothing */
+	CHECK(p->ops->rx_batch(p, frames, VNM_BATCH_MAX) == 0);
+
+	/* valid single-slot and multi-slot frames */
+	fp_fill(d, 60, 1);
+	CHECK(fp_tx_put(fp, 0, d, 60, 2048) == 1);
+	fp_fill(d, 5000, 2);
+	CHECK(fp_tx_put(fp, 0, d, 5000, 2048) == 3);
+	fp_publish(fp, 0, 0);
+	n = p->ops->rx_batch(p, frames, VNM_BATCH_MAX);
+	CHECK(n == 2);
+	CHECK(frames[0].nfrags == 1 && frames[0].len == 60);
+	CHECK(frames[1].nfrags == 3 && frames[1].len == 5000);
+	CHECK(frames[1].frag_len[0] == 2048 && frames[1].frag_len[2] == 5000 - 4096);
+	CHECK(!memcmp(frames[1].frag[2], d + 4096, 5000 - 4096));
+	/* lossless-style partial consume: only the first */
+	p->ops->rx_done(p, 1);
+	CHECK(fp->ktoa[0][0]->hwcur == 1 && fp->ktoa[0][0]->hwtail == 0);
+	CHECK(p->stats.rx_packets == 1 && p->stats.rx_bytes == 60);
+	n = p->ops->rx_batch(p, frames, VNM_BATCH_MAX);
+	CHECK(n == 1 && frames[0].len == 5000);
+	p->ops->rx_done(p, 1);
+	CHECK(fp->ktoa[0][0]->hwcur == 4 && fp->ktoa[0][0]->hwtail == 3);
+	CHECK(p->stats.rx_packets == 2 && p->stats.rx_bytes == 5060);
+
+	/* batch limit */
+	for (int i = 0; i < 5; i++)
+		fp_tx_put(fp, 0, d, 60, 2048);
+	fp_publish(fp, 0, 0);
+	CHECK(p->ops->rx_batch(p, frames, 3) == 3);
+	p->ops->rx_done(p, 3);
+	CHECK(p->ops->rx_batch(p, frames, 3) == 2);
+	p->ops->rx_done(p, 2);
+
+	/* an unterminated chain before head waits for the rest */
+	uint32_t h0 = fp->head[0][0];
+	fp_tx_put(fp, 0, d, 3000, 2048); /* 2 slots */
+	fp->head[0][0] = fp_next(fp, h0);    /* publish only the first (MOREFRAG) */
+	fp_publish(fp, 0, 0);
+	CHECK(p->ops->rx_batch(p, frames, VNM_BATCH_MAX) == 0);
+	CHECK(p->ops->sleep_prepare(p) == 0); /* not new work: no spin on a partial chain */
+	p->ops->wake(p);
+	fp->head[0][0] = fp_next(fp, fp_next(fp, h0));
+	fp_publish(fp, 0, 0);
+	n = p->ops->rx_batch(p, frames, VNM_BATCH_MAX);
+	CHECK(n == 1 && frames[0].len == 3000 && frames[0].nfrags == 2);
+	p->ops->rx_done(p, (unsigned)n);
+
+	/* oversize frame (33 x 2048 > 64 KiB) is dropped and its slots freed */
+	uint8_t *big = calloc(1, 33 * 2048);
+	CHECK(fp_tx_put(fp, 0, big, 33 * 2048, 2048) == 33);
+	fp_publish(fp, 0, 0);
+	CHECK(p->ops->rx_batch(p, frames, VNM_BATCH_MAX) == 0);
+	CHECK(p->stats.drop_oversize == 1);
+	CHECK(fp->ktoa[0][0]->hwcur == fp->head[0][0]);
+	free(big);
+	check_works(fp, "oversize");
+
+	/* ---- violations (bad-inputs.md 5, 6) ---- */
+
+	/* head out of range */
+	vnm_csb_app_publish(fp->atok[0][0], 100000, 100000);
+	expect_reset(fp, VNM_RERR_HEAD, "head >= num_slots");
+
+	/* cur out of range. (On a TX ring whose slots were all returned every head
+	 * < num_slots is legal: backwards / past tail are tested on RX below.) */
+	vnm_csb_app_publish(fp->atok[0][0], fp->head[0][0], 5000);
+	expect_reset(fp, VNM_RERR_CUR, "cur >= num_slots");
+
+	/* cur before head */
+	fp_tx_put(fp, 0, d, 60, 2048);
+	fp_tx_put(fp, 0, d, 60, 2048);
+	vnm_csb_app_publish(fp->atok[0][0], fp->head[0][0], fp_next(fp, fp->ktoa[0][0]->hwcur));
+	expect_reset(fp, VNM_RERR_CUR, "cur before head");
+
+	/* buf_idx 0, 1, huge; len over the buffer */
+	uint32_t bad_idx[3] = { 0, 1, 0xfffffff0u };
+	for (int b = 0; b < 3; b++) {
+		uint32_t at = fp->head[0][0];
+		fp_tx_put(fp, 0, d, 60, 2048);
+		fp_tx_put(fp, 0, d, 60, 2048);
+		fp_slot(fp, 0, 0, fp_next(fp, at))->buf_idx = bad_idx[b];
+		fp_publish(fp, 0, 0);
+		uint64_t dbs = p->stats.drop_bad_slot;
+		expect_reset(fp, VNM_RERR_BUF_IDX, "bad buf_idx");
+		CHECK(p->stats.drop_bad_slot == dbs + 1);
+		CHECK(p->stats.rx_packets > 0);
+	}
+	{
+		uint32_t at = fp->head[0][0];
+		fp_tx_put(fp, 0, d, 60, 2048);
+		fp_slot(fp, 0, 0, at)->len = 2049;
+		fp_publish(fp, 0, 0);
+		expect_reset(fp, VNM_RERR_LEN, "len > buf_size");
+	}
+
+	/* a 65-slot chain */
+	{
+		uint8_t *c = calloc(1, 65 * 64);
+		CHECK(fp_tx_put(fp, 0, c, 65 * 64, 64) == 65);
+		fp_publish(fp, 0, 0);
+		expect_reset(fp, VNM_RERR_CHAIN, "65-slot chain");
+		/* 64 is fine */
+		CHECK(fp_tx_put(fp, 0, c, 64 * 64, 64) == 64);
+		fp_publish(fp, 0, 0);
+		n = p->ops->rx_batch(p, frames, VNM_BATCH_MAX);
+		CHECK(n == 1 && frames[0].nfrags == 64 && frames[0].len == 64 * 64);
+		p->ops->rx_done(p, (unsigned)n);
+		free(c);
+	}
+	/* a chain that fills every slot the client owns and never ends */
+	{
+		struct fakeport *f2 = fp_create("t:chain", 1, 1, 64, 2048, 0);
+		uint8_t *c = calloc(1, 63 * 16);
+		/* 63 slots, all MOREFRAG: nothing could ever terminate it */
+		CHECK(fp_tx_put(f2, 0, c, 63 * 16, 16) == 63);
+		fp_slot(f2, 0, 0, 62)->flags = NS_MOREFRAG;
+		fp_publish(f2, 0, 0);
+		CHECK(f2->dp->ops->rx_batch(f2->dp, frames, VNM_BATCH_MAX) == 0);
+		CHECK(f2->ktoa[0][0]->err_count == 1 && f2->ktoa[0][0]->err_reason == VNM_RERR_CHAIN);
+		fp_resync(f2, 0, 0);
+		check_works(f2, "unterminated chain");
+		free(c);
+		fp_destroy(f2);
+	}
+	/* frames before a bad slot in the same ring are not delivered (head reset) */
+	{
+		uint64_t pk = p->stats.rx_packets;
+		uint32_t at = fp->head[0][0];
+		fp_tx_put(fp, 0, d, 60, 2048);
+		fp_tx_put(fp, 0, d, 60, 2048);
+		fp_slot(fp, 0, 0, fp_next(fp, at))->buf_idx = 1;
+		fp_publish(fp, 0, 0);
+		CHECK(p->ops->rx_batch(p, frames, VNM_BATCH_MAX) == 0);
+		p->ops->rx_done(p, 0);
+		CHECK(p->stats.rx_packets == pk);
+		CHECK(fp->ktoa[0][0]->hwcur == at);
+		fp_resync(fp, 0, 0);
+		fp_slot(fp, 0, 0, fp_next(fp, at))->buf_idx = 2 + fp_next(fp, at);
+		check_works(fp, "after bad slot mid-batch");
+	}
+	CHECK(p->stats.ring_resets == fp->ktoa[0][0]->err_count);
+	fp_destroy(fp);
+}
+
+/* A second ring, round robin and a violation on one ring not affecting the other. */
+static void test_multi_ring(void)
+{
+	struct fakeport *fp = fp_create("t:mr", 2, 1, 64, 2048, 0);
+	struct vnm_dport *p = fp->dp;
+	uint8_t d[60];
+
+	fp_fill(d, 60, 9);
+	for (int i = 0; i < 10; i++) {
+		fp_tx_put(fp, 0, d, 60, 2048);
+		fp_tx_put(fp, 1, d, 60, 2048);
+	}
+	fp_publish(fp, 0, 0);
+	fp_publish(fp, 0, 1);
+	int n = p->ops->rx_batch(p, frames, 15);
+	CHECK(n == 15);
+	p->ops->rx_done(p, 15);
+	n = p->ops->rx_batch(p, frames, 15);
+	CHECK(n == 5);
+	p->ops->rx_done(p, 5);
+	CHECK(fp->ktoa[0][0]->hwcur == 10 && fp->ktoa[0][1]->hwcur == 10);
+
+	vnm_csb_app_publish(fp->atok[0][0], 9999, 9999);
+	fp_tx_put(fp, 0 + 1, d, 60, 2048);
+	fp_publish(fp, 0, 1);
+	n = p->ops->rx_batch(p, frames, VNM_BATCH_MAX);
+	CHECK(n == 1);
+	p->ops->rx_done(p, 1);
+	CHECK(fp->ktoa[0][0]->err_count == 1 && fp->ktoa[0][1]->err_count == 0);
+	fp_destroy(fp);
+}
+
+static void mkframe(struct vnm_frame *f, const uint8_t *data, unsigned len, unsigned frag)
+{
+	memset(f, 0, sizeof(*f));
+	f->len = len;
+	for (unsigned off = 0; off < len || f->nfrags == 0; off += frag) {
+		unsigned l = len - off > frag ? frag : len - off;
+		f->frag[f->nfrags] = data + off;
+		f->frag_len[f->nfrags++] = (uint16_t)l;
+		if (l == 0)
+			break;
+	}
+}
+
+static void test_deliver(void)
+{
+	struct fakeport *fp = fp_create("t:rx", 1, 1, 64, 2048, 0);
+	struct vnm_dport *p = fp->dp;
+	static uint8_t d[9000], out[10000];
+	uint16_t idx[128];
+	unsigned nsl;
+
+	for (int i = 0; i < 128; i++)
+		idx[i] = (uint16_t)i;
+	CHECK(p->ops->space(p) == 63);
+
+	/* 9000 bytes from 3 source fragments of 3000: 5 slots, MOREFRAG on 4 */
+	fp_fill(d, sizeof(d), 5);
+	mkframe(&frames[0], d, 9000, 3000);
+	CHECK(p->ops->deliver(p, frames, idx, 1) == 1);
+	CHECK(fp_rx_avail(fp, 0) == 0); /* not published before flush */
+	p->ops->deliver_flush(p);
+	CHECK(fp_rx_avail(fp, 0) == 5);
+	for (uint32_t s = 0; s < 5; s++) {
+		struct netmap_slot *sl = fp_slot(fp, 1, 0, s);
+		CHECK(sl->len == (s < 4 ? 2048 : 9000 - 4 * 2048));
+		CHECK((sl->flags & NS_MOREFRAG) == (s < 4 ? NS_MOREFRAG : 0));
+		CHECK(NS_RFRAGS(sl) == 5);
+	}
+	CHECK(fp_rx_get(fp, 0, out, sizeof(out), &nsl) == 9000 && nsl == 5);
+	CHECK(!memcmp(out, d, 9000));
+	CHECK(p->stats.tx_packets == 1 && p->stats.tx_bytes == 9000);
+
+	/* single-slot sizes around the copy thresholds */
+	unsigned sizes[] = { 0, 1, 7, 8, 15, 16, 31, 32, 33, 60, 63, 64, 65, 1514, 2048 };
+	unsigned ns = sizeof(sizes) / sizeof(sizes[0]);
+	for (unsigned i = 0; i < ns; i++)
+		mkframe(&frames[i], d + i, sizes[i], 2048);
+	CHECK(p->ops->deliver(p, frames, idx, ns) == (int)ns);
+	p->ops->deliver_flush(p);
+	for (unsigned i = 0; i < ns; i++) {
+		memset(out, 0xee, 4096);
+		int l = fp_rx_get(fp, 0, out, sizeof(out), &nsl);
+		CHECK(l == (int)sizes[i] && nsl == 1);
+		CHECK(!memcmp(out, d + i, sizes[i]));
+	}
+
+	/* full RX ring: deliver takes fewer */
+	for (int i = 0; i < 100; i++)
+		mkframe(&frames[i], d, 60, 2048);
+	CHECK(p->ops->space(p) == 63);
+	CHECK(p->ops->deliver(p, frames, idx, 100) == 63);
+	CHECK(p->ops->deliver(p, frames, idx, 10) == 0);
+	p->ops->deliver_flush(p);
+	CHECK(fp_rx_avail(fp, 0) == 63);
+	CHECK(p->ops->space(p) == 0);
+	for (int i = 0; i < 10; i++)
+		CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 60);
+	CHECK(p->ops->space(p) == 10);
+	/* a multi-slot frame that does not fit entirely is not delivered */
+	mkframe(&frames[0], d, 9000, 9000 > 2048 ? 2048 : 9000);
+	for (int i = 0; i < 7; i++)
+		mkframe(&frames[1 + i], d, 60, 2048);
+	CHECK(p->ops->deliver(p, frames, idx, 1) == 1); /* 5 slots of 10 */
+	CHECK(p->ops->deliver(p, frames, idx, 2) == 1); /* 5 left: 9000 takes 5, 60 has none */
+	p->ops->deliver_flush(p);
+	while (fp_rx_get(fp, 0, out, sizeof(out), NULL) >= 0)
+		;
+	CHECK(p->ops->space(p) == 63);
+
+	/* bad RX slot: nothing written there, counted, ring reset once */
+	{
+		uint32_t t = fp->ktoa[1][0]->hwtail;
+		uint32_t keep = fp_slot(fp, 1, 0, t)->buf_idx;
+		uint32_t errc = fp->ktoa[1][0]->err_count;
+		fp_slot(fp, 1, 0, t)->buf_idx = 1;
+		mkframe(&frames[0], d, 60, 2048);
+		mkframe(&frames[1], d, 60, 2048);
+		CHECK(p->ops->deliver(p, frames, idx, 2) == 2); /* taken = dropped */
+		CHECK(p->stats.drop_bad_slot == 2);
+		CHECK(fp->ktoa[1][0]->err_count == errc + 1);
+		CHECK(fp->ktoa[1][0]->err_reason == VNM_RERR_BUF_IDX);
+		CHECK(fp_slot(fp, 1, 0, t)->buf_idx == 0);
+		/* again: buf_idx 0 after the reset: dropped and counted, no new reset */
+		CHECK(p->ops->deliver(p, frames, idx, 1) == 1);
+		CHECK(p->stats.drop_bad_slot == 3);
+		CHECK(fp->ktoa[1][0]->err_count == errc + 1);
+		p->ops->deliver_flush(p);
+		CHECK(fp_rx_avail(fp, 0) == 0);
+		/* the client repairs its slot: delivery resumes */
+		fp_slot(fp, 1, 0, t)->buf_idx = keep;
+		CHECK(p->ops->deliver(p, frames, idx, 1) == 1);
+		p->ops->deliver_flush(p);
+		CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 60);
+		CHECK(p->stats.ring_resets == 1);
+	}
+	/* RX head violations: reset, and delivery still works */
+	{
+		/* 3 frames delivered, client takes 1: hwcur 1, hwtail 3 (relative) */
+		uint32_t errc = fp->ktoa[1][0]->err_count;
+		for (int i = 0; i < 3; i++)
+			mkframe(&frames[i], d, 60, 2048);
+		CHECK(p->ops->deliver(p, frames, idx, 3) == 3);
+		p->ops->deliver_flush(p);
+		CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 60);
+		CHECK(p->ops->space(p) == 63 - 2); /* the daemon saw the release */
+		uint32_t h = fp->head[1][0];
+		uint32_t t = fp->ktoa[1][0]->hwtail;
+		/* head past tail */
+		uint32_t past = t + 1 == fp->nslots ? 0 : t + 1;
+		vnm_csb_app_publish(fp->atok[1][0], past, past);
+		CHECK(p->ops->space(p) == 63 - 2);
+		CHECK(fp->ktoa[1][0]->err_count == errc + 1);
+		CHECK(fp->ktoa[1][0]->err_reason == VNM_RERR_HEAD);
+		/* head backwards (behind hwcur) */
+		uint32_t back = h == 0 ? fp->nslots - 1 : h - 1;
+		vnm_csb_app_publish(fp->atok[1][0], back, back);
+		CHECK(p->ops->space(p) == 63 - 2);
+		CHECK(fp->ktoa[1][0]->err_count == errc + 2);
+		CHECK(fp->ktoa[1][0]->err_reason == VNM_RERR_HEAD);
+		/* cur before head */
+		vnm_csb_app_publish(fp->atok[1][0], fp_next(fp, h), h);
+		CHECK(p->ops->space(p) == 63 - 2);
+		CHECK(fp->ktoa[1][0]->err_count == errc + 3);
+		CHECK(fp->ktoa[1][0]->err_reason == VNM_RERR_CUR);
+		/* cur past tail */
+		vnm_csb_app_publish(fp->atok[1][0], h, past);
+		CHECK(p->ops->space(p) == 63 - 2);
+		CHECK(fp->ktoa[1][0]->err_count == errc + 4);
+		CHECK(fp->ktoa[1][0]->err_reason == VNM_RERR_CUR);
+		fp_resync(fp, 1, 0);
+		CHECK(fp->head[1][0] == h);
+		CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 60);
+		CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 60);
+		CHECK(p->ops->space(p) == 63);
+	}
+	{
+		vnm_csb_app_publish(fp->atok[1][0], 7777, 7777);
+		mkframe(&frames[0], d, 60, 2048);
+		CHECK(p->ops->deliver(p, frames, idx, 1) == 1);
+		p->ops->deliver_flush(p);
+		CHECK(fp->ktoa[1][0]->err_reason == VNM_RERR_HEAD);
+		fp_resync(fp, 1, 0);
+		CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 60);
+	}
+	fp_destroy(fp);
+}
+
+static void test_notify(void)
+{
+	struct fakeport *fp = fp_create("t:nt", 1, 1, 64, 2048, 0);
+	struct vnm_dport *p = fp->dp;
+	int sv[2]; /* sv[0] daemon end, sv[1] app end */
+	uint8_t d[60], b[4096];
+	uint16_t idx[1] = { 0 };
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	vnm_nmport_set_notify(p, 0, 0, sv[0]);
+	vnm_nmport_set_notify(p, 1, 0, sv[0]);
+
+	/* RX: armed client gets one byte, unarmed gets none */
+	fp_fill(d, 60, 3);
+	mkframe(&frames[0], d, 60, 2048);
+	p->ops->deliver(p, frames, idx, 1);
+	p->ops->deliver_flush(p);
+	CHECK(recv(sv[1], b, sizeof(b), MSG_DONTWAIT) < 0 && errno == EAGAIN);
+	vnm_csb_app_arm(fp->atok[1][0], fp->ktoa[1][0]);
+	p->ops->deliver(p, frames, idx, 1);
+	p->ops->deliver_flush(p);
+	CHECK(recv(sv[1], b, sizeof(b), MSG_DONTWAIT) == 1);
+	CHECK(fp->atok[1][0]->appl_need_kick == 0);
+
+	/* TX: the armed client's filler is drained when slots come back */
+	vnm_csb_app_arm(fp->atok[0][0], fp->ktoa[0][0]);
+	memset(b, 0, VNM_NOTIFY_FILL);
+	CHECK(send(sv[1], b, VNM_NOTIFY_FILL, 0) == VNM_NOTIFY_FILL);
+	fp_tx_put(fp, 0, d, 60, 2048);
+	fp_publish(fp, 0, 0);
+	int n = p->ops->rx_batch(p, frames, VNM_BATCH_MAX);
+	CHECK(n == 1);
+	p->ops->rx_done(p, 1);
+	CHECK(recv(sv[0], b, sizeof(b), MSG_DONTWAIT) < 0 && errno == EAGAIN);
+	CHECK(fp->atok[0][0]->appl_need_kick == 0);
+
+	/* no client bound: no notification, no crash */
+	vnm_nmport_set_notify(p, 1, 0, -1);
+	vnm_csb_app_arm(fp->atok[1][0], fp->ktoa[1][0]);
+	p->ops->deliver(p, frames, idx, 1);
+	p->ops->deliver_flush(p);
+
+	/* sleep_prepare: idle -> 0 and need-kick set; new head -> 1; wake clears */
+	CHECK(p->ops->sleep_prepare(p) == 0);
+	CHECK(fp->ktoa[0][0]->kern_need_kick == 1);
+	fp_tx_put(fp, 0, d, 60, 2048);
+	fp_publish(fp, 0, 0);
+	CHECK(vnm_csb_app_need_kick(fp->ktoa[0][0]));
+	CHECK(p->ops->sleep_prepare(p) == 1);
+	p->ops->wake(p);
+	CHECK(fp->ktoa[0][0]->kern_need_kick == 0);
+	n = p->ops->rx_batch(p, frames, VNM_BATCH_MAX);
+	p->ops->rx_done(p, (unsigned)n);
+	/* after space() (a lossless source waits) rx is armed too: the client freeing slots wakes us */
+	while (fp_rx_get(fp, 0, b, sizeof(b), NULL) >= 0)
+		;
+	p->ops->space(p);
+	CHECK(p->ops->sleep_prepare(p) == 0);
+	CHECK(fp->ktoa[1][0]->kern_need_kick == 1);
+	p->ops->wake(p);
+	p->ops->deliver(p, frames, idx, 1);
+	p->ops->deliver_flush(p);
+	p->ops->space(p);
+	CHECK(p->ops->sleep_prepare(p) == 0);
+	CHECK(fp_rx_get(fp, 0, b, sizeof(b), NULL) == 60);
+	CHECK(p->ops->sleep_prepare(p) == 1);
+	p->ops->wake(p);
+	close(sv[0]);
+	close(sv[1]);
+	fp_destroy(fp);
+}
+
+int main(void)
+{
+	test_tx();
+	test_multi_ring();
+	test_deliver();
+	test_notify();
+	return fails ? 1 : 0;
+}
