@@ -329,11 +329,11 @@ int main(int argc, char **argv)
 			usage(0);
 			break;
 		default:
-			usage(1);
+			usage(2);
 		}
 	}
 	if (optind != argc)
-		usage(1);
+		usage(2);
 
 	switch (cmd) {
 	case 'l':
