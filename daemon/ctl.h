@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * ctl.h - vnetmapd's control plane (main thread): logging, the epoll loop's event
+ * sources and the control socket.
+ */
+#ifndef VNM_DAEMON_CTL_H
+#define VNM_DAEMON_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { VNM_LOG_ERR = 0, VNM_LOG_WARN = 1, VNM_LOG_INFO = 2, VNM_LOG_DEBUG = 3 };
+
+extern int vnm_log_level; /* messages above this level are dropped */
+
+/* One line to stderr: "vnetmapd: <level>: message". Any thread. */
+void vnm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* An fd in the main epoll loop: data.ptr points at this, handler runs on events. */
+struct vnm_evsrc {
+	void (*handler)(struct vnm_evsrc *src, uint32_t events);
+};
+
+int vnm_ev_add(struct vnm_evsrc *src, int fd, uint32_t events);
+void vnm_ev_del(int fd);
+
+/*
+ * Bind and listen on DIR/vnetmapd.sock (umask 077: the socket is 0600). A stale
+ * socket is replaced; a live daemon is an error (-EADDRINUSE). 0 or -errno with a
+ * message in err.
+ */
+int vnm_ctl_listen(const char *dir, char *err, size_t errlen);
+/* Drop every connection (unbinding its ports) and remove the socket. */
+void vnm_ctl_shutdown(void);
+
+#endif /* VNM_DAEMON_CTL_H */

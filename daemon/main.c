@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * main.c - vnetmapd: plays netmap's kernel for VALE switches and pipes in user
+ * space. Main thread = control plane: one epoll loop over the signalfd, the
+ * listening control socket and the client connections. Each VALE switch runs
+ * its own forwarding thread (vale/switch.c).
+ *
+ * Security model: the runtime directory is created 0700 (an existing one must be
+ * ours), the socket 0600 (umask 077) and region files 0600 in a 0700 directory.
+ * Clients are untrusted; see ctl.c and registry.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "region_alloc.h"
+#include "registry.h"
+#include "vnetmap.h"
+
+#ifndef VNETMAP_VERSION_STR
+#define VNETMAP_VERSION_STR "0.1.0"
+#endif
+
+int vnm_log_level = VNM_LOG_INFO;
+static int epfd = -1;
+
+void vnm_log(int level, const char *fmt, ...)
+{
+	static const char *const tag[] = { "error: ", "warning: ", "", "" };
+	char line[512];
+	va_list ap;
+	int n;
+
+	if (level > vnm_log_level)
+		return;
+	n = snprintf(line, sizeof(line), "vnetmapd: %s", tag[level < 0 ? 0 : level > 3 ? 3 : level]);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	n = (int)strlen(line);
+	line[n++] = '\n';
+	/* one write per line: lines from switch threads do not interleave */
+	ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+	(void)w;
+}
+
+int vnm_ev_add(struct vnm_evsrc *src, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = src };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void vnm_ev_del(int fd)
+{
+	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+static volatile int stop;
+static int sigfd = -1;
+
+static void signal_event(struct vnm_evsrc *src, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		vnm_log(VNM_LOG_INFO, "signal %u: exiting", si.ssi_signo);
+		stop = 1;
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vnetmapd [--dir DIR] [-v]... [-q] [--help] [--version]\n"
+		"  netmap's VALE switches and pipes in user space (runs in the foreground).\n"
+		"  --dir DIR   runtime directory (control socket DIR/%s);\n"
+		"              default $%s, else /run/vnetmap (root),\n"
+		"              $XDG_RUNTIME_DIR/vnetmap, /tmp/vnetmap-UID\n"
+		"  -v          more log output (repeat for debug)\n"
+		"  -q          errors only\n"
+		"  --help      this text\n"
+		"  --version   print the version\n",
+		VNM_CTL_SOCK_NAME, VNETMAP_DIR_ENV);
+}
+
+/* The runtime directory: created 0700, or an existing directory of ours (made private). */
+static int runtime_dir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		vnm_log(VNM_LOG_ERR, "mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st) < 0) {
+		vnm_log(VNM_LOG_ERR, "stat %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+		vnm_log(VNM_LOG_ERR, "%s is not a directory owned by uid %u", dir,
+			(unsigned)geteuid());
+		return -1;
+	}
+	if ((st.st_mode & 077) && chmod(dir, 0700) < 0) {
+		vnm_log(VNM_LOG_ERR, "chmod 0700 %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *opt_dir = NULL;
+	char dirbuf[4096], err[512];
+	struct vnm_evsrc sig_ev = { signal_event };
+	sigset_t mask;
+	int c, lockfd = -1, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "vqh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			opt_dir = optarg;
+			break;
+		case 'v':
+			if (vnm_log_level < VNM_LOG_DEBUG)
+				vnm_log_level++;
+			break;
+		case 'q':
+			vnm_log_level = VNM_LOG_ERR;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vnetmapd %s (netmap API %d)\n", VNETMAP_VERSION_STR, NETMAP_API);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	/* before any thread exists: the switch threads inherit the mask, signals go to sigfd */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+		vnm_log(VNM_LOG_ERR, "sigprocmask: %s", strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+	raise_nofile();
+
+	const char *dir = vnm_runtime_dir(opt_dir, dirbuf, sizeof(dirbuf));
+	if (!dir || !*dir) {
+		vnm_log(VNM_LOG_ERR, "no usable runtime directory");
+		return 1;
+	}
+	if (runtime_dir(dir) < 0)
+		return 1;
+	/* one daemon per directory: the lock closes the race between two starting at once */
+	lockfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			vnm_log(VNM_LOG_ERR, "vnetmapd already running at %s", dir);
+		else
+			vnm_log(VNM_LOG_ERR, "lock %s: %s", dir, strerror(errno));
+		return 1;
+	}
+
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (epfd < 0 || sigfd < 0 || vnm_ev_add(&sig_ev, sigfd, EPOLLIN) < 0) {
+		vnm_log(VNM_LOG_ERR, "epoll/signalfd: %s", strerror(errno));
+		return 1;
+	}
+	if (vnm_ctl_listen(dir, err, sizeof(err)) < 0) {
+		vnm_log(VNM_LOG_ERR, "%s", err);
+		return 1;
+	}
+	if (vnm_memdir_init(dir, err, sizeof(err)) < 0) {
+		vnm_log(VNM_LOG_ERR, "%s", err);
+		goto out;
+	}
+	vnm_log(VNM_LOG_INFO, "listening on %s/%s, regions in %s (pid %d)", dir, VNM_CTL_SOCK_NAME,
+		vnm_memdir(), (int)getpid());
+
+	while (!stop) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(epfd, evs, 64, vnm_defer_timeout_ms());
+
+		if (n < 0 && errno != EINTR) {
+			vnm_log(VNM_LOG_ERR, "epoll_wait: %s", strerror(errno));
+			goto out;
+		}
+		for (int i = 0; i < n && !stop; i++) {
+			struct vnm_evsrc *src = evs[i].data.ptr;
+			/*
+			 * A handler may free a connection that a later event of this batch
+			 * points at only if it is the same connection: each event is for a
+			 * distinct fd, and handlers free only their own connection.
+			 */
+			src->handler(src, evs[i].events);
+		}
+		vnm_defer_run(0);
+	}
+	ret = 0;
+out:
+	/* stop: unbind every client, destroy ports and switches, remove every file */
+	vnm_ctl_shutdown();
+	vnm_reg_shutdown();
+	vnm_memdir_cleanup();
+	close(sigfd);
+	close(epfd);
+	close(lockfd);
+	vnm_log(VNM_LOG_INFO, "stopped");
+	return ret;
+}

@@ -1,0 +1,870 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * registry.c - VALE switches, VALE ports (ephemeral and persistent) and the
+ * bindings of client connections to them. Main thread only.
+ *
+ * Security model: requests reach here already validated in shape by ctl.c (sizes,
+ * NUL-terminated strings); port specs are parsed again with vnm_portname_parse and
+ * every value from them is range-checked before use. A client can only affect the
+ * ports it names; ring ownership (one binding per ring, /x exclusive) is enforced
+ * here. The region a client maps is never read back: ring geometry lives in the
+ * private struct vnm_end. fds handed out are dups (SCM_RIGHTS); fds a switch thread
+ * may still touch after an unbind are closed after a grace period (vnm_defer_close).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "port.h"
+#include "ports/netmap_port.h"
+#include "region_alloc.h"
+#include "registry.h"
+#include "vale/switch.h"
+#include "vnetmap/netmap.h"
+
+struct sw_ent {
+	struct vnm_switch *sw; /* NULL: slot free */
+	char name[64];
+	unsigned nports;       /* our ports attached to it */
+};
+
+struct vnm_vport {
+	struct vnm_vport *next;
+	char name[64];         /* vpname (persistent: the interface name) */
+	char full[VNM_NAME_MAX]; /* "valeX:Y" while attached, else name */
+	int persistent;
+	struct sw_ent *sw;     /* NULL when detached */
+	struct vnm_region *r;
+	struct vnm_end end;    /* ends[0] of r */
+	struct vnm_dport *dp;
+	uint32_t pi_flags;     /* VNM_PI_* */
+	struct vnm_binding *txb[VNM_MAX_RINGS];
+	struct vnm_binding *rxb[VNM_MAX_RINGS];
+	unsigned nbind;
+	struct vnm_binding *excl; /* bound with /x */
+};
+
+static struct sw_ent switches[VNM_SWITCH_MAX];
+static struct vnm_vport *vports;
+
+int vnm_err_set(struct vnm_err *e, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+int vnm_set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- deferred close ---- */
+
+#define DEFER_GRACE_MS 100
+
+struct defer {
+	int fd;
+	uint64_t due_ms;
+};
+
+static struct defer *defers;
+static unsigned ndefer, capdefer;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void vnm_defer_close(int fd)
+{
+	if (fd < 0)
+		return;
+	if (ndefer == capdefer) {
+		unsigned cap = capdefer ? capdefer * 2 : 64;
+		struct defer *nd = realloc(defers, cap * sizeof(*nd));
+
+		if (!nd) {
+			/* cannot defer: a stale use then fails with EBADF at worst, rarely */
+			close(fd);
+			return;
+		}
+		defers = nd;
+		capdefer = cap;
+	}
+	defers[ndefer].fd = fd;
+	defers[ndefer].due_ms = now_ms() + DEFER_GRACE_MS;
+	ndefer++;
+}
+
+int vnm_defer_timeout_ms(void)
+{
+	if (!ndefer)
+		return -1;
+	uint64_t now = now_ms();
+	/* entries are appended in due order */
+	return defers[0].due_ms <= now ? 0 : (int)(defers[0].due_ms - now);
+}
+
+void vnm_defer_run(int force)
+{
+	uint64_t now = now_ms();
+	unsigned i = 0;
+
+	while (i < ndefer && (force || defers[i].due_ms <= now))
+		close(defers[i++].fd);
+	if (i) {
+		memmove(defers, defers + i, (ndefer - i) * sizeof(*defers));
+		ndefer -= i;
+	}
+	if (force) {
+		free(defers);
+		defers = NULL;
+		ndefer = capdefer = 0;
+	}
+}
+
+/* ---- switches ---- */
+
+static struct sw_ent *sw_find(const char *name)
+{
+	for (int i = 0; i < VNM_SWITCH_MAX; i++)
+		if (switches[i].sw && strcmp(switches[i].name, name) == 0)
+			return &switches[i];
+	return NULL;
+}
+
+static int sw_get(const char *name, struct sw_ent **out, struct vnm_err *err)
+{
+	struct sw_ent *s = sw_find(name);
+	int i, ret;
+
+	if (s) {
+		*out = s;
+		return 0;
+	}
+	for (i = 0; i < VNM_SWITCH_MAX; i++)
+		if (!switches[i].sw)
+			break;
+	if (i == VNM_SWITCH_MAX)
+		return vnm_err_set(err, -ENOSPC, "too many VALE switches (%d)", VNM_SWITCH_MAX);
+	s = &switches[i];
+	ret = vnm_switch_create(name, &s->sw);
+	if (ret < 0) {
+		s->sw = NULL;
+		return vnm_err_set(err, ret, "cannot create switch %s: %s", name, strerror(-ret));
+	}
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->nports = 0;
+	vnm_log(VNM_LOG_INFO, "switch %s created (bridge_idx %d)", name, i);
+	*out = s;
+	return 0;
+}
+
+static void sw_put(struct sw_ent *s)
+{
+	if (!s || !s->sw || s->nports)
+		return;
+	vnm_switch_destroy(s->sw);
+	s->sw = NULL;
+	vnm_log(VNM_LOG_INFO, "switch %s destroyed", s->name);
+	s->name[0] = '\0';
+}
+
+/* ---- VALE ports ---- */
+
+/* "valeX:Y" while attached, else the bare name. */
+static void vport_fullname(const struct vnm_vport *vp, char *buf, size_t len)
+{
+	_Static_assert(sizeof(vp->full) == VNM_NAME_MAX, "full name size");
+	memcpy(buf, vp->full, len < sizeof(vp->full) ? len : sizeof(vp->full));
+	buf[len - 1] = '\0';
+}
+
+static struct vnm_vport *vport_find_eph(const char *sw, const char *name)
+{
+	for (struct vnm_vport *vp = vports; vp; vp = vp->next)
+		if (!vp->persistent && vp->sw && strcmp(vp->sw->name, sw) == 0 &&
+		    strcmp(vp->name, name) == 0)
+			return vp;
+	return NULL;
+}
+
+static struct vnm_vport *vport_find_pers(const char *name)
+{
+	for (struct vnm_vport *vp = vports; vp; vp = vp->next)
+		if (vp->persistent && strcmp(vp->name, name) == 0)
+			return vp;
+	return NULL;
+}
+
+static int vport_attach(struct vnm_vport *vp, struct sw_ent *s, struct vnm_err *err)
+{
+	char full[VNM_NAME_MAX];
+	int n = snprintf(full, sizeof(full), "%s:%s", s->name, vp->name);
+	int ret;
+
+	if (n < 0 || (size_t)n >= sizeof(full))
+		return vnm_err_set(err, -ENAMETOOLONG, "name %s:%s too long", s->name, vp->name);
+	/* the port is detached: nobody else reads its name now */
+	memcpy(vp->dp->name, full, sizeof(full));
+	ret = vnm_switch_attach(s->sw, vp->dp);
+	if (ret < 0) {
+		memcpy(vp->dp->name, vp->name, sizeof(vp->name));
+		return vnm_err_set(err, ret, "cannot attach %s: %s", full, strerror(-ret));
+	}
+	memcpy(vp->full, full, sizeof(full));
+	vp->sw = s;
+	s->nports++;
+	vnm_switch_kick(s->sw);
+	vnm_log(VNM_LOG_INFO, "%s attached (port_idx %d)", full, vp->dp->sw_idx);
+	return 0;
+}
+
+/* Detach from the switch; the switch goes when it has no ports left. */
+static void vport_detach(struct vnm_vport *vp)
+{
+	struct sw_ent *s = vp->sw;
+
+	if (!s)
+		return;
+	/* synchronous: the switch thread no longer touches the port afterwards */
+	vnm_switch_detach(s->sw, vp->dp);
+	vnm_log(VNM_LOG_INFO, "%s:%s detached", s->name, vp->name);
+	memcpy(vp->dp->name, vp->name, sizeof(vp->name));
+	memcpy(vp->full, vp->name, sizeof(vp->name));
+	vp->sw = NULL;
+	s->nports--;
+	sw_put(s);
+}
+
+static int vport_new(const char *name, const struct vnm_geom *g, int persistent, uint32_t pi_flags,
+		     struct vnm_vport **out, struct vnm_err *err)
+{
+	struct vnm_vport *vp = calloc(1, sizeof(*vp));
+	int ret;
+
+	if (!vp)
+		return vnm_err_set(err, -ENOMEM, "out of memory");
+	snprintf(vp->name, sizeof(vp->name), "%s", name);
+	memcpy(vp->full, vp->name, sizeof(vp->name));
+	vp->persistent = persistent;
+	vp->pi_flags = pi_flags | (persistent ? VNM_PI_PERSISTENT : 0);
+	ret = vnm_region_create(name, vnm_end_obj_bytes(g), 2 + vnm_end_num_bufs(g), g->buf_size,
+				&vp->r);
+	if (ret < 0) {
+		free(vp);
+		return vnm_err_set(err, ret, "cannot create the region of %s: %s", name,
+				   strerror(-ret));
+	}
+	ret = vnm_end_build(vp->r, name, g, VNM_END_VALE, &vp->end);
+	if (ret < 0) {
+		vnm_region_destroy(vp->r);
+		free(vp);
+		return vnm_err_set(err, ret, "cannot lay out %s: %s", name, strerror(-ret));
+	}
+	vp->dp = vnm_nmport_create(name, vp->end.tx, g->ntx, vp->end.rx, g->nrx,
+				   vp->pi_flags & ~VNM_PI_PERSISTENT);
+	if (!vp->dp) {
+		vnm_region_destroy(vp->r);
+		free(vp);
+		return vnm_err_set(err, -ENOMEM, "cannot create port %s", name);
+	}
+	vp->dp->flags = vp->pi_flags;
+	vp->next = vports;
+	vports = vp;
+	*out = vp;
+	return 0;
+}
+
+static void vport_free(struct vnm_vport *vp)
+{
+	struct vnm_vport **pp;
+
+	vport_detach(vp);
+	for (pp = &vports; *pp; pp = &(*pp)->next)
+		if (*pp == vp) {
+			*pp = vp->next;
+			break;
+		}
+	vnm_nmport_destroy(vp->dp);
+	vnm_region_destroy(vp->r);
+	vnm_log(VNM_LOG_DEBUG, "port %s destroyed", vp->name);
+	free(vp);
+}
+
+/* ---- OPEN ---- */
+
+static void geom_default(struct vnm_geom *g)
+{
+	g->ntx = g->nrx = 1;
+	g->tx_slots = g->rx_slots = VNM_DEFAULT_SLOTS;
+	g->buf_size = VNM_BUF_SIZE_DEFAULT;
+}
+
+static int geom_from_pn(const struct vnm_portname *pn, struct vnm_geom *g, struct vnm_err *err)
+{
+	geom_default(g);
+	if (pn->tx_rings)
+		g->ntx = pn->tx_rings;
+	if (pn->rx_rings)
+		g->nrx = pn->rx_rings;
+	if (pn->tx_slots)
+		g->tx_slots = pn->tx_slots;
+	if (pn->rx_slots)
+		g->rx_slots = pn->rx_slots;
+	/* the parser checks these too; the daemon does not rely on it */
+	if (g->ntx < 1 || g->ntx > VNM_MAX_RINGS || g->nrx < 1 || g->nrx > VNM_MAX_RINGS)
+		return vnm_err_set(err, -EINVAL, "ring count out of 1..%d", VNM_MAX_RINGS);
+	if (g->tx_slots < VNM_MIN_SLOTS || g->tx_slots > VNM_MAX_SLOTS ||
+	    g->rx_slots < VNM_MIN_SLOTS || g->rx_slots > VNM_MAX_SLOTS)
+		return vnm_err_set(err, -EINVAL, "slot count out of %d..%d", VNM_MIN_SLOTS,
+				   VNM_MAX_SLOTS);
+	if (pn->host_rings)
+		return vnm_err_set(err, -EOPNOTSUPP, "host rings are not supported");
+	return 0;
+}
+
+/* @conf given for a port that exists: every value given must match. */
+static int geom_check(const struct vnm_portname *pn, const struct vnm_geom *g, const char *name,
+		      struct vnm_err *err)
+{
+	if ((pn->tx_rings && pn->tx_rings != g->ntx) || (pn->rx_rings && pn->rx_rings != g->nrx) ||
+	    (pn->tx_slots && pn->tx_slots != g->tx_slots) ||
+	    (pn->rx_slots && pn->rx_slots != g->rx_slots))
+		return vnm_err_set(err, -EINVAL,
+				   "%s exists with %u/%u rings of %u/%u slots: @conf differs", name,
+				   g->ntx, g->nrx, g->tx_slots, g->rx_slots);
+	if (pn->host_rings)
+		return vnm_err_set(err, -EOPNOTSUPP, "host rings are not supported");
+	return 0;
+}
+
+/* Which rings the spec binds (netmap's nr_mode, -N, /R /T). */
+static int select_rings(const struct vnm_portname *pn, const struct vnm_geom *g,
+			struct vnm_binding *b, struct vnm_err *err)
+{
+	const uint32_t monitors = NR_MONITOR_TX | NR_MONITOR_RX | NR_ZCOPY_MON;
+
+	b->ftx = 0;
+	b->ltx = (uint16_t)(g->ntx - 1);
+	b->frx = 0;
+	b->lrx = (uint16_t)(g->nrx - 1);
+	if (pn->nr_flags & monitors)
+		return vnm_err_set(err, -EOPNOTSUPP, "monitor ports are not supported yet");
+	switch (pn->nr_mode) {
+	case NR_REG_DEFAULT:
+	case NR_REG_ALL_NIC:
+	case NR_REG_PIPE_MASTER:
+	case NR_REG_PIPE_SLAVE:
+		break;
+	case NR_REG_ONE_NIC: {
+		uint32_t n = (uint32_t)pn->ring_id;
+		uint32_t max = g->ntx > g->nrx ? g->ntx : g->nrx;
+
+		if (pn->ring_id < 0 || n >= max)
+			return vnm_err_set(err, -EINVAL, "ring %d out of range (port has %u rings)",
+					   pn->ring_id, max);
+		if (n < g->ntx)
+			b->ftx = b->ltx = (uint16_t)n;
+		else
+			b->ftx = 1, b->ltx = 0;
+		if (n < g->nrx)
+			b->frx = b->lrx = (uint16_t)n;
+		else
+			b->frx = 1, b->lrx = 0;
+		break;
+	}
+	case NR_REG_SW:
+	case NR_REG_NIC_SW:
+	case NR_REG_ONE_SW:
+		return vnm_err_set(err, -EOPNOTSUPP, "host rings are not supported");
+	default:
+		return vnm_err_set(err, -EOPNOTSUPP, "registration mode %u is not supported",
+				   pn->nr_mode);
+	}
+	if ((pn->nr_flags & NR_RX_RINGS_ONLY) && (pn->nr_flags & NR_TX_RINGS_ONLY))
+		return vnm_err_set(err, -EINVAL, "/R and /T together bind nothing");
+	if (pn->nr_flags & NR_RX_RINGS_ONLY)
+		b->ftx = 1, b->ltx = 0;
+	if (pn->nr_flags & NR_TX_RINGS_ONLY)
+		b->frx = 1, b->lrx = 0;
+	return 0;
+}
+
+/*
+ * A ring changes hands: make the shared ring agree with the CSB (what the kernel
+ * side last saw published), so the new client starts from a consistent state.
+ * Shared-to-shared copies only; the daemon uses none of these values.
+ */
+static void ring_rebind(struct vnm_kring *k)
+{
+	uint32_t head = __atomic_load_n(&k->atok->head, __ATOMIC_RELAXED);
+	uint32_t cur = __atomic_load_n(&k->atok->cur, __ATOMIC_RELAXED);
+	uint32_t tail = __atomic_load_n(&k->ktoa->hwtail, __ATOMIC_ACQUIRE);
+
+	__atomic_store_n(&k->ring->head, head, __ATOMIC_RELAXED);
+	__atomic_store_n(&k->ring->cur, cur, __ATOMIC_RELAXED);
+	__atomic_store_n(&k->ring->tail, tail, __ATOMIC_RELAXED);
+}
+
+static int vale_open(const struct vnm_portname *pn, struct vnm_binding *b,
+		     struct vnm_ctl_open_rep *rep, int fds[3], struct vnm_err *err)
+{
+	struct vnm_vport *vp = vport_find_eph(pn->sw, pn->port);
+	struct sw_ent *s = NULL;
+	struct vnm_geom g;
+	int created = 0, sv[2] = { -1, -1 }, ret;
+	char full[VNM_NAME_MAX];
+
+	if (!vp) {
+		vp = vport_find_pers(pn->port);
+		if (vp && (!vp->sw || strcmp(vp->sw->name, pn->sw) != 0)) {
+			if (!vp->sw)
+				return vnm_err_set(err, -EBUSY,
+						   "port %s is not attached: vale-ctl -a %s:%s",
+						   pn->port, pn->sw, pn->port);
+			return vnm_err_set(err, -EBUSY, "port %s is attached to %s", pn->port,
+					   vp->sw->name);
+		}
+	}
+	if (vp) {
+		ret = geom_check(pn, &vp->end.g, pn->base, err);
+		if (ret < 0)
+			return ret;
+	} else {
+		int n = snprintf(full, sizeof(full), "%s:%s", pn->sw, pn->port);
+
+		if (n < 0 || (size_t)n >= sizeof(full))
+			return vnm_err_set(err, -ENAMETOOLONG, "port name too long");
+		ret = geom_from_pn(pn, &g, err);
+		if (ret < 0)
+			return ret;
+		ret = sw_get(pn->sw, &s, err);
+		if (ret < 0)
+			return ret;
+		ret = vport_new(pn->port, &g, 0,
+				(pn->nr_flags & NR_VNM_LOSSLESS) ? VNM_PI_LOSSLESS : 0, &vp, err);
+		if (ret < 0) {
+			sw_put(s);
+			return ret;
+		}
+		ret = vport_attach(vp, s, err);
+		if (ret < 0) {
+			vport_free(vp);
+			sw_put(s);
+			return ret;
+		}
+		created = 1;
+	}
+	g = vp->end.g;
+	vport_fullname(vp, full, sizeof(full));
+
+	ret = select_rings(pn, &g, b, err);
+	if (ret < 0)
+		goto fail;
+	if (vp->excl) {
+		ret = vnm_err_set(err, -EBUSY, "%s is bound exclusively by another client", full);
+		goto fail;
+	}
+	if ((pn->nr_flags & NR_EXCLUSIVE) && vp->nbind) {
+		ret = vnm_err_set(err, -EBUSY, "%s is bound: no exclusive access", full);
+		goto fail;
+	}
+	for (unsigned i = b->ftx; i <= b->ltx && b->ftx <= b->ltx; i++)
+		if (vp->txb[i]) {
+			ret = vnm_err_set(err, -EBUSY, "tx ring %u of %s is bound by another client",
+					  i, full);
+			goto fail;
+		}
+	for (unsigned i = b->frx; i <= b->lrx && b->frx <= b->lrx; i++)
+		if (vp->rxb[i]) {
+			ret = vnm_err_set(err, -EBUSY, "rx ring %u of %s is bound by another client",
+					  i, full);
+			goto fail;
+		}
+
+	b->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (b->kick_fd < 0) {
+		ret = vnm_err_set(err, -errno, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+		ret = vnm_err_set(err, -errno, "socketpair: %s", strerror(errno));
+		goto fail;
+	}
+	/* the app end: a minimal send buffer, so a VNM_NOTIFY_FILL filler fills it (csb.h) */
+	int one = 1;
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one)) < 0) {
+		ret = vnm_err_set(err, -errno, "SO_SNDBUF: %s", strerror(errno));
+		goto fail;
+	}
+	ret = vnm_switch_watch_fd(vp->sw->sw, b->kick_fd);
+	if (ret < 0) {
+		vnm_err_set(err, ret, "cannot watch the kick fd: %s", strerror(-ret));
+		goto fail;
+	}
+	b->app_fd = sv[0];
+	b->notify_fd = sv[1];
+	b->kind = VNM_KIND_VALE;
+	b->vp = vp;
+	b->nr_flags = pn->nr_flags;
+	for (unsigned i = b->ftx; i <= b->ltx && b->ftx <= b->ltx; i++) {
+		vp->txb[i] = b;
+		ring_rebind(&vp->end.tx[i]);
+		vnm_nmport_set_notify(vp->dp, 0, i, b->notify_fd);
+	}
+	for (unsigned i = b->frx; i <= b->lrx && b->frx <= b->lrx; i++) {
+		vp->rxb[i] = b;
+		ring_rebind(&vp->end.rx[i]);
+		vnm_nmport_set_notify(vp->dp, 1, i, b->notify_fd);
+	}
+	vp->nbind++;
+	if (pn->nr_flags & NR_EXCLUSIVE)
+		vp->excl = b;
+	vnm_switch_kick(vp->sw->sw);
+
+	memset(rep, 0, sizeof(*rep));
+	rep->region_size = vp->r->size;
+	rep->kind = VNM_KIND_VALE;
+	rep->end = (uint32_t)vp->end.idx;
+	rep->peer_end = UINT32_MAX;
+	rep->first_tx_ring = b->ftx;
+	rep->last_tx_ring = b->ltx;
+	rep->first_rx_ring = b->frx;
+	rep->last_rx_ring = b->lrx;
+	rep->nr_flags = pn->nr_flags;
+	rep->nfds = 3;
+	snprintf(rep->name, sizeof(rep->name), "%s", full);
+	fds[0] = vp->r->fd;
+	fds[1] = b->app_fd;
+	fds[2] = b->kick_fd;
+	vnm_log(VNM_LOG_INFO, "%s bound (tx %d..%d rx %d..%d)", full, b->ftx, b->ltx, b->frx,
+		b->lrx);
+	return 0;
+
+fail:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (b->kick_fd >= 0)
+		close(b->kick_fd); /* never watched: the watch is the last step that can fail */
+	b->kick_fd = b->notify_fd = b->app_fd = -1;
+	if (created) {
+		s = vp->sw;
+		vport_free(vp);
+		sw_put(s);
+	}
+	return ret;
+}
+
+static void vale_unbind(struct vnm_binding *b)
+{
+	struct vnm_vport *vp = b->vp;
+
+	for (unsigned i = b->ftx; i <= b->ltx && b->ftx <= b->ltx; i++) {
+		vnm_nmport_set_notify(vp->dp, 0, i, -1);
+		vp->txb[i] = NULL;
+	}
+	for (unsigned i = b->frx; i <= b->lrx && b->frx <= b->lrx; i++) {
+		vnm_nmport_set_notify(vp->dp, 1, i, -1);
+		vp->rxb[i] = NULL;
+	}
+	if (vp->sw)
+		vnm_switch_unwatch_fd(vp->sw->sw, b->kick_fd);
+	/* the switch thread may hold either fd number a little longer */
+	vnm_defer_close(b->kick_fd);
+	vnm_defer_close(b->notify_fd);
+	if (b->app_fd >= 0)
+		close(b->app_fd);
+	if (vp->excl == b)
+		vp->excl = NULL;
+	vp->nbind--;
+	vnm_log(VNM_LOG_INFO, "%s:%s unbound", vp->sw ? vp->sw->name : "-", vp->name);
+	if (!vp->persistent && vp->nbind == 0)
+		vport_free(vp);
+}
+
+int vnm_reg_open(const struct vnm_portname *pn, struct vnm_binding **out,
+		 struct vnm_ctl_open_rep *rep, int fds[3], struct vnm_err *err)
+{
+	struct vnm_binding *b = calloc(1, sizeof(*b));
+	int ret;
+
+	if (!b)
+		return vnm_err_set(err, -ENOMEM, "out of memory");
+	b->kick_fd = b->notify_fd = b->app_fd = -1;
+	if (pn->pipe_role)
+		ret = vnm_pipe_open(pn, b, rep, fds, err);
+	else if (pn->is_vale)
+		ret = vale_open(pn, b, rep, fds, err);
+	else
+		ret = vnm_err_set(err, -EOPNOTSUPP,
+				  "%s: only VALE ports and pipes (netmap:X{N) are served", pn->base);
+	if (ret < 0) {
+		free(b);
+		return ret;
+	}
+	*out = b;
+	return 0;
+}
+
+void vnm_binding_committed(struct vnm_binding *b)
+{
+	if (b->kind == VNM_KIND_VALE && b->app_fd >= 0) {
+		close(b->app_fd);
+		b->app_fd = -1;
+	}
+}
+
+void vnm_binding_release(struct vnm_binding *b)
+{
+	if (!b)
+		return;
+	if (b->kind == VNM_KIND_VALE)
+		vale_unbind(b);
+	else if (b->kind == VNM_KIND_PIPE)
+		vnm_pipe_unbind(b);
+	free(b);
+}
+
+/* ---- persistent ports: CREATE, REMOVE, ATTACH, DETACH ---- */
+
+static int valid_ident(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+int vnm_reg_create(const char *name, struct vnm_err *err)
+{
+	struct vnm_vport *vp;
+	struct vnm_geom g;
+
+	if (strlen(name) >= 48 || !valid_ident(name))
+		return vnm_err_set(err, -EINVAL, "bad port name \"%.64s\": [A-Za-z0-9_]{1,47}", name);
+	if (vport_find_pers(name))
+		return vnm_err_set(err, -EEXIST, "port %s exists", name);
+	geom_default(&g);
+	int ret = vport_new(name, &g, 1, 0, &vp, err);
+	if (ret == 0)
+		vnm_log(VNM_LOG_INFO, "persistent port %s created", name);
+	return ret;
+}
+
+int vnm_reg_remove(const char *name, struct vnm_err *err)
+{
+	struct vnm_vport *vp = vport_find_pers(name);
+
+	if (!vp)
+		return vnm_err_set(err, -ENXIO, "no persistent port %.64s", name);
+	if (vp->nbind)
+		return vnm_err_set(err, -EBUSY, "port %s has %u client(s)", name, vp->nbind);
+	vnm_log(VNM_LOG_INFO, "persistent port %s removed", name);
+	vport_free(vp);
+	return 0;
+}
+
+/* "valeX:NAME" -> switch and port names (NAME a bare identifier). */
+static int split_vale(const char *spec, struct vnm_portname *pn, struct vnm_err *err)
+{
+	char msg[160];
+	int ret = vnm_portname_parse(spec, pn, msg, sizeof(msg));
+
+	if (ret < 0)
+		return vnm_err_set(err, ret, "%s", msg);
+	if (!pn->is_vale || pn->pipe_role || pn->nr_mode != NR_REG_DEFAULT || pn->nr_flags ||
+	    pn->tx_rings || pn->rx_rings || pn->tx_slots || pn->rx_slots || pn->host_rings)
+		return vnm_err_set(err, -EINVAL, "expected valeX:NAME, got \"%.64s\"", spec);
+	return 0;
+}
+
+int vnm_reg_attach(const char *spec, struct vnm_err *err)
+{
+	struct vnm_portname pn;
+	struct vnm_vport *vp;
+	struct sw_ent *s;
+	int ret = split_vale(spec, &pn, err);
+
+	if (ret < 0)
+		return ret;
+	vp = vport_find_pers(pn.port);
+	if (!vp)
+		return vnm_err_set(err, -ENXIO, "no persistent port %s: vale-ctl -n %s", pn.port,
+				   pn.port);
+	if (vp->sw)
+		return vnm_err_set(err, -EBUSY, "port %s is attached to %s", pn.port, vp->sw->name);
+	if (vport_find_eph(pn.sw, pn.port))
+		return vnm_err_set(err, -EEXIST, "%s:%s exists (ephemeral)", pn.sw, pn.port);
+	ret = sw_get(pn.sw, &s, err);
+	if (ret < 0)
+		return ret;
+	ret = vport_attach(vp, s, err);
+	if (ret < 0)
+		sw_put(s);
+	return ret;
+}
+
+int vnm_reg_detach(const char *spec, struct vnm_err *err)
+{
+	struct vnm_portname pn;
+	struct vnm_vport *vp;
+	int ret = split_vale(spec, &pn, err);
+
+	if (ret < 0)
+		return ret;
+	vp = vport_find_pers(pn.port);
+	if (!vp || !vp->sw || strcmp(vp->sw->name, pn.sw) != 0) {
+		if (vport_find_eph(pn.sw, pn.port))
+			return vnm_err_set(err, -EINVAL, "%s:%s is ephemeral: it goes at last close",
+					   pn.sw, pn.port);
+		return vnm_err_set(err, -ENXIO, "%s:%s is not attached", pn.sw, pn.port);
+	}
+	if (vp->nbind)
+		return vnm_err_set(err, -EBUSY, "%s:%s has %u client(s)", pn.sw, pn.port,
+				   vp->nbind);
+	vport_detach(vp);
+	return 0;
+}
+
+/* ---- LIST, INFO, STATS, FDB ---- */
+
+static void vport_info(const struct vnm_vport *vp, struct vnm_ctl_port_info *pi)
+{
+	memset(pi, 0, sizeof(*pi));
+	vport_fullname(vp, pi->name, sizeof(pi->name));
+	if (vp->sw) {
+		snprintf(pi->bridge, sizeof(pi->bridge), "%s", vp->sw->name);
+		pi->bridge_idx = (int32_t)(vp->sw - switches);
+		pi->port_idx = vp->dp->sw_idx;
+	} else {
+		pi->bridge_idx = -1;
+		pi->port_idx = -1;
+	}
+	pi->kind = VNM_KIND_VALE;
+	pi->flags = vp->pi_flags;
+	pi->num_tx_rings = vp->end.g.ntx;
+	pi->num_rx_rings = vp->end.g.nrx;
+	pi->num_tx_slots = vp->end.g.tx_slots;
+	pi->num_rx_slots = vp->end.g.rx_slots;
+	pi->buf_size = vp->r->buf_size;
+	pi->num_bufs = vp->r->num_bufs;
+	pi->region_size = vp->r->size;
+	pi->clients = vp->nbind;
+}
+
+/* Does vp match filter: "" all, a switch name, "valeX:Y", or a persistent port's name. */
+static int vport_match(const struct vnm_vport *vp, const char *filter, int single)
+{
+	char full[VNM_NAME_MAX];
+
+	if (!*filter)
+		return 1;
+	vport_fullname(vp, full, sizeof(full));
+	if (strcmp(full, filter) == 0)
+		return 1;
+	if (vp->persistent && strcmp(vp->name, filter) == 0)
+		return 1;
+	return !single && vp->sw && strcmp(vp->sw->name, filter) == 0;
+}
+
+int vnm_reg_list(const char *filter, int single, struct vnm_ctl_port_info *out, unsigned max,
+		 struct vnm_err *err)
+{
+	unsigned n = 0, matched = 0;
+
+	/* switches in bridge_idx order, ports in port_idx order, then detached ports */
+	for (int si = 0; si < VNM_SWITCH_MAX; si++) {
+		if (!switches[si].sw)
+			continue;
+		for (int pi = 0; pi < VNM_SWITCH_MAX_PORTS; pi++)
+			for (struct vnm_vport *vp = vports; vp; vp = vp->next)
+				if (vp->sw == &switches[si] && vp->dp->sw_idx == pi &&
+				    vport_match(vp, filter, single)) {
+					matched++;
+					if (n < max)
+						vport_info(vp, &out[n++]);
+				}
+	}
+	for (struct vnm_vport *vp = vports; vp; vp = vp->next)
+		if (!vp->sw && vport_match(vp, filter, single)) {
+			matched++;
+			if (n < max)
+				vport_info(vp, &out[n++]);
+		}
+	unsigned pm = 0;
+	n += vnm_pipe_list(filter, out + n, max - n, &pm);
+	matched += pm;
+	if (*filter && matched == 0)
+		return vnm_err_set(err, -ENXIO, "no such port: %.64s", filter);
+	if (matched > n)
+		vnm_log(VNM_LOG_WARN, "list truncated to %u of %u ports", n, matched);
+	return (int)n;
+}
+
+int vnm_reg_stats(const char *filter, struct vnm_ctl_port_stats *out, unsigned max,
+		  struct vnm_err *err)
+{
+	unsigned n = 0, matched = 0;
+
+	for (struct vnm_vport *vp = vports; vp; vp = vp->next) {
+		if (!vport_match(vp, filter, 0))
+			continue;
+		matched++;
+		if (n == max)
+			continue;
+		/* written by the switch thread: a racy snapshot, each counter read once */
+		memcpy(&out[n], &vp->dp->stats, sizeof(out[n]));
+		vport_fullname(vp, out[n].name, sizeof(out[n].name));
+		n++;
+	}
+	if (*filter && matched == 0)
+		return vnm_err_set(err, -ENXIO, "no such port or switch: %.64s", filter);
+	return (int)n;
+}
+
+int vnm_reg_fdb(const char *sw, struct vnm_ctl_fdb_entry *out, unsigned max, struct vnm_err *err)
+{
+	struct sw_ent *s = sw_find(sw);
+
+	if (!s)
+		return vnm_err_set(err, -ENXIO, "no such switch: %.64s", sw);
+	int n = vnm_switch_fdb_dump(s->sw, out, (int)max);
+	return n < 0 ? vnm_err_set(err, n, "fdb dump failed") : n;
+}
+
+void vnm_reg_shutdown(void)
+{
+	while (vports)
+		vport_free(vports); /* detaches; destroys each switch with its last port */
+	for (int i = 0; i < VNM_SWITCH_MAX; i++) {
+		switches[i].nports = 0;
+		sw_put(&switches[i]);
+	}
+	vnm_pipe_shutdown();
+	vnm_defer_run(1);
+}
