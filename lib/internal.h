@@ -34,6 +34,15 @@ int vnm__ctl_xfer(const char *dir, uint16_t type, const void *req, uint32_t reql
 		  size_t errlen);
 
 /*
+ * The part of vnm_port_open after the daemon's reply (port.c): check the reply,
+ * map the region, build the ring contexts, set up a pipe. d has its fds at -1.
+ * Consumes the descriptors it keeps (sets their fds[] entries to -1); the caller
+ * closes whatever is left in fds[] and, on failure, closes d. Exposed for tests.
+ */
+int vnm__port_setup(struct vnm_port *d, const struct vnm_ctl_open_rep *rep, size_t replen, int fds[3],
+		    char *err, size_t errlen);
+
+/*
  * Pipes (pipe.c). Set up d->pipe once the region is mapped and d->tx/d->rx are
  * built: hdr is a private copy of the region header. Takes ownership of peer_fd
  * (also on failure). 0 or -errno with a message in errmsg.

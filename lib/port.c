@@ -143,19 +143,96 @@ static int map_rings(struct vnm_port *d, const struct vnm_region_hdr *hdr,
 	return 0;
 }
 
+int vnm__port_setup(struct vnm_port *d, const struct vnm_ctl_open_rep *rep, size_t replen, int fds[3],
+		    char *err, size_t errlen)
+{
+	struct vnm_region_hdr hdr;
+	struct stat st;
+	int ret, one = 1;
+
+	if (replen < sizeof(*rep) || rep->nfds != 3 ||
+	    (rep->kind != VNM_KIND_VALE && rep->kind != VNM_KIND_PIPE) ||
+	    rep->end >= VNM_REGION_MAX_ENDS ||
+	    (rep->kind == VNM_KIND_PIPE && (rep->peer_end >= VNM_REGION_MAX_ENDS || rep->peer_end == rep->end)) ||
+	    rep->region_size < VNM_REGION_HDR_SIZE || rep->region_size > (1ULL << 40)) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "malformed OPEN reply");
+		return ret;
+	}
+	d->fd = fds[1];
+	if (rep->kind == VNM_KIND_VALE) {
+		d->kick_fd = fds[2];
+		fds[2] = -1;
+	}
+	fds[1] = -1;
+	d->kind = rep->kind;
+	d->nr_flags = rep->nr_flags;
+	d->first_tx_ring = rep->first_tx_ring;
+	d->last_tx_ring = rep->last_tx_ring;
+	d->first_rx_ring = rep->first_rx_ring;
+	d->last_rx_ring = rep->last_rx_ring;
+	memcpy(d->name, rep->name, sizeof(d->name));
+	d->name[sizeof(d->name) - 1] = '\0';
+
+	/* our end of the notify socket: the filler must make it unwritable (csb.h) */
+	(void)setsockopt(d->fd, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
+
+	if (fstat(fds[0], &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "fstat region: %s", strerror(errno));
+		return ret;
+	}
+	if ((uint64_t)st.st_size != rep->region_size) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "region file is %lld bytes, reply says %llu",
+			 (long long)st.st_size, (unsigned long long)rep->region_size);
+		return ret;
+	}
+	d->mem = mmap(NULL, rep->region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+	if (d->mem == MAP_FAILED) {
+		d->mem = NULL;
+		ret = -errno;
+		snprintf(err, errlen, "mmap region (%llu bytes): %s",
+			 (unsigned long long)rep->region_size, strerror(errno));
+		return ret;
+	}
+	d->memsize = rep->region_size;
+	close(fds[0]);
+	fds[0] = -1;
+
+	memcpy(&hdr, d->mem, sizeof(hdr));
+	if (hdr.magic != VNM_REGION_MAGIC || hdr.version != VNM_REGION_VERSION ||
+	    hdr.region_size != rep->region_size || hdr.buf_size == 0 || hdr.num_bufs < 2 ||
+	    !in_region(hdr.buf_ofs, (uint64_t)hdr.buf_size * hdr.num_bufs, d->memsize) ||
+	    !(hdr.ends[rep->end].flags & VNM_END_USED)) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "bad region header");
+		return ret;
+	}
+	ret = map_rings(d, &hdr, &hdr.ends[rep->end], err, errlen);
+	if (ret < 0)
+		return ret;
+	if (d->kind == VNM_KIND_PIPE) {
+		int pfd = fds[2];
+		fds[2] = -1;
+		ret = vnm__pipe_setup(d, &hdr, rep, pfd, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 int vnm_port_open(const char *spec, const struct vnm_open_opts *opts, struct vnm_port **out)
 {
 	vnm_error_cb cb = opts ? opts->error : NULL;
 	void *cbarg = opts ? opts->error_arg : NULL;
 	struct vnm_ctl_open_req req;
 	struct vnm_ctl_open_rep rep;
-	struct vnm_region_hdr hdr;
 	struct vnm_portname pn;
 	char err[VNM_ERRMSG_MAX];
 	int fds[3] = { -1, -1, -1 };
 	struct vnm_port *d = NULL;
-	struct stat st;
-	int ret, one = 1;
+	int ret;
 
 	if (out)
 		*out = NULL;
@@ -182,75 +259,9 @@ int vnm_port_open(const char *spec, const struct vnm_open_opts *opts, struct vnm
 		free(d);
 		return vnm__report(cb, cbarg, ret, "%s: %s", spec, err);
 	}
-	if ((size_t)ret < sizeof(rep) || rep.nfds != 3 ||
-	    (rep.kind != VNM_KIND_VALE && rep.kind != VNM_KIND_PIPE) ||
-	    rep.end >= VNM_REGION_MAX_ENDS ||
-	    (rep.kind == VNM_KIND_PIPE && (rep.peer_end >= VNM_REGION_MAX_ENDS || rep.peer_end == rep.end)) ||
-	    rep.region_size < VNM_REGION_HDR_SIZE || rep.region_size > (1ULL << 40)) {
-		ret = -EPROTO;
-		snprintf(err, sizeof(err), "malformed OPEN reply");
-		goto fail;
-	}
-	d->fd = fds[1];
-	if (rep.kind == VNM_KIND_VALE) {
-		d->kick_fd = fds[2];
-		fds[2] = -1;
-	}
-	fds[1] = -1;
-	d->kind = rep.kind;
-	d->nr_flags = rep.nr_flags;
-	d->first_tx_ring = rep.first_tx_ring;
-	d->last_tx_ring = rep.last_tx_ring;
-	d->first_rx_ring = rep.first_rx_ring;
-	d->last_rx_ring = rep.last_rx_ring;
-	memcpy(d->name, rep.name, sizeof(d->name));
-	d->name[sizeof(d->name) - 1] = '\0';
-
-	/* our end of the notify socket: the filler must make it unwritable (csb.h) */
-	(void)setsockopt(d->fd, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one));
-
-	if (fstat(fds[0], &st) < 0) {
-		ret = -errno;
-		snprintf(err, sizeof(err), "fstat region: %s", strerror(errno));
-		goto fail;
-	}
-	if ((uint64_t)st.st_size != rep.region_size) {
-		ret = -EPROTO;
-		snprintf(err, sizeof(err), "region file is %lld bytes, reply says %llu",
-			 (long long)st.st_size, (unsigned long long)rep.region_size);
-		goto fail;
-	}
-	d->mem = mmap(NULL, rep.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
-	if (d->mem == MAP_FAILED) {
-		d->mem = NULL;
-		ret = -errno;
-		snprintf(err, sizeof(err), "mmap region (%llu bytes): %s",
-			 (unsigned long long)rep.region_size, strerror(errno));
-		goto fail;
-	}
-	d->memsize = rep.region_size;
-	close(fds[0]);
-	fds[0] = -1;
-
-	memcpy(&hdr, d->mem, sizeof(hdr));
-	if (hdr.magic != VNM_REGION_MAGIC || hdr.version != VNM_REGION_VERSION ||
-	    hdr.region_size != rep.region_size || hdr.buf_size == 0 || hdr.num_bufs < 2 ||
-	    !in_region(hdr.buf_ofs, (uint64_t)hdr.buf_size * hdr.num_bufs, d->memsize) ||
-	    !(hdr.ends[rep.end].flags & VNM_END_USED)) {
-		ret = -EPROTO;
-		snprintf(err, sizeof(err), "bad region header");
-		goto fail;
-	}
-	ret = map_rings(d, &hdr, &hdr.ends[rep.end], err, sizeof(err));
+	ret = vnm__port_setup(d, &rep, (size_t)ret, fds, err, sizeof(err));
 	if (ret < 0)
 		goto fail;
-	if (d->kind == VNM_KIND_PIPE) {
-		int pfd = fds[2];
-		fds[2] = -1;
-		ret = vnm__pipe_setup(d, &hdr, &rep, pfd, err, sizeof(err));
-		if (ret < 0)
-			goto fail;
-	}
 	*out = d;
 	return 0;
 
