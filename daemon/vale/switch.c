@@ -344,8 +344,8 @@ int vnm_switch_create(const char *name, struct vnm_switch **out)
 	if (err)
 		goto fail_sync;
 	sw->thr_started = 1;
-	char tn[16];
-	snprintf(tn, sizeof(tn), "sw:%s", sw->name);
+	char tn[16] = "sw:";
+	memcpy(tn + 3, sw->name, nl < 12 ? nl : 12); /* 15 chars max */
 	pthread_setname_np(sw->thr, tn);
 	*out = sw;
 	return 0;
