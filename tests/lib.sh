@@ -24,7 +24,12 @@ TMPD=
 VNETMAP_DIR=${VNETMAP_DIR:-}
 
 log() { printf '# %s\n' "$*" >&2; }
-fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+VNM_FAIL_MSG=
+fail() {
+	VNM_FAIL_MSG="$*"
+	printf 'FAIL: %s\n' "$*" >&2
+	exit 1
+}
 skip() { printf 'SKIP: %s\n' "$*" >&2; exit 77; }
 
 vnm_cleanup() {
@@ -51,6 +56,8 @@ vnm_cleanup() {
 			echo "---- $(basename "$f") (last 15 lines)" >&2
 			tail -n 15 "$f" >&2
 		done
+		# again last, where the harness's tail shows it
+		[ -n "$VNM_FAIL_MSG" ] && printf 'FAIL: %s\n' "$VNM_FAIL_MSG" >&2
 	fi
 	[ -n "$TMPD" ] && rm -rf "$TMPD"
 	exit $rc

@@ -14,7 +14,10 @@ bg rx "$BIN/pkt-gen" -i vale0:jb -f rx
 RX=$BG_PID
 listed() { vctl -l 2>/dev/null | grep -q "^vale0:$1 "; }
 wait_until 10 listed jb || fail "vale0:jb not listed"
-bg tx "$BIN/pkt-gen" -i vale0:ja -f tx -l $LEN -n $N -R 20000
+# a reader on ja's rx rings keeps the port (and its counters) after the sender exits
+bg rxa "$BIN/pkt-gen" -i vale0:ja/R -f rx
+wait_until 10 listed ja || fail "vale0:ja not listed"
+bg tx "$BIN/pkt-gen" -i vale0:ja/T -f tx -l $LEN -n $N -R 20000
 wait_pid "$BG_PID" 60 || fail "pkt-gen -l $LEN tx failed: $(tail -n 5 "$TMPD/tx.log")"
 
 got_all() { [ "$(stat_of vale0:jb tx_packets)" = "$N" ]; }
