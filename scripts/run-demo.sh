@@ -66,7 +66,8 @@ pair "VALE switch vale0, 60-byte frames" vale0:b vale0:a vale
 pair "pipe demo (zero copy, lossless)" 'netmap:demo}1' 'netmap:demo{1' pipe
 
 echo
-echo "-- vale-ctl (after the clients left)"
-vctl 2>&1 | sed 's/^/  /'
+echo "-- vale-ctl (after the clients left: a VALE port vanishes at its last close)"
+out=$(vctl 2>&1)
+if [ -n "$out" ]; then echo "$out" | sed 's/^/  /'; else echo "  (no ports)"; fi
 echo "== done; stopping vnetmapd and removing $VNETMAP_DIR"
 exit 0
