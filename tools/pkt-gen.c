@@ -56,6 +56,8 @@ struct pg_glob {
 	const char *src_name, *dst_name, *smac_name, *dmac_name;
 	uint8_t smac[6], dmac[6];
 
+	uint64_t last_rx_ns; /* receivers: monotonic time of the latest frame, any thread */
+
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	unsigned ndone;
@@ -262,6 +264,12 @@ static void pg_frame_next(struct pg_thread *t)
 	}
 }
 
+/* TX slots the application owns: [head, tail) (cur may have been moved up to tail). */
+static inline uint32_t pg_tx_space(const struct netmap_ring *r)
+{
+	return r->tail >= r->head ? r->tail - r->head : r->tail + r->num_slots - r->head;
+}
+
 /*
  * Fill up to limit frames from head; returns the frames queued. A single-slot frame
  * is copied only when its buffer is not known to hold the template (or only the
@@ -270,7 +278,7 @@ static void pg_frame_next(struct pg_thread *t)
 static unsigned pg_tx_fill(struct pg_thread *t, struct netmap_ring *ring, uint32_t *known,
 			   unsigned limit)
 {
-	uint32_t head = ring->head, space = nm_ring_space(ring);
+	uint32_t head = ring->head, space = pg_tx_space(ring);
 	unsigned sent = 0;
 
 	pg_space_seen(t, space);
@@ -368,7 +376,7 @@ static void *pg_tx_body(void *arg)
 			break;
 		}
 		for (unsigned ri = d->first_tx_ring; ri <= d->last_tx_ring; ri++)
-			if (nm_ring_space(NETMAP_TXRING(d->nifp, ri)) >= t->frags)
+			if (pg_tx_space(NETMAP_TXRING(d->nifp, ri)) >= t->frags)
 				room = 1;
 		if (!room && pg_wait(t, POLLOUT) < 0)
 			break;
@@ -477,7 +485,8 @@ static unsigned pg_rx_ring(struct pg_thread *t, struct netmap_ring *ring, struct
 	uint32_t head = ring->head, tail = ring->tail;
 	unsigned done = 0, want = g->func == PG_RXSEQ ? g->vhdr + PG_SEQ_END : 0;
 
-	pg_space_seen(t, (head + ring->num_slots - tail) % ring->num_slots);
+	/* slots the sender may still fill: all but [head, tail) and the one kept empty */
+	pg_space_seen(t, ring->num_slots - 1 - (tail + ring->num_slots - head) % ring->num_slots);
 	while (head != tail && done < limit) {
 		struct netmap_slot *slot = &ring->slot[head];
 		unsigned len = slot->len <= ring->nr_buf_size ? slot->len : ring->nr_buf_size;
@@ -517,6 +526,11 @@ static int pg_rx_wait_first(struct pg_thread *t)
 	struct vnm_port *d = t->d;
 
 	while (!pg_stop) {
+		uint64_t last = pg_get(&t->g->last_rx_ns);
+
+		/* -E counts for the whole program: another thread's traffic may have ended */
+		if (t->g->idle_s > 0 && last && (double)(pg_ns(pg_now()) - last) * 1e-9 >= t->g->idle_s)
+			return 0;
 		for (unsigned ri = d->first_rx_ring; ri <= d->last_rx_ring; ri++)
 			if (!nm_ring_empty(NETMAP_RXRING(d->nifp, ri)))
 				return 1;
@@ -537,6 +551,7 @@ static void *pg_rx_body(void *arg)
 	if (!pg_rx_wait_first(t))
 		return NULL;
 	t->tic = last = pg_now();
+	pg_set(&g->last_rx_ns, pg_ns(last));
 	t->have_tic = 1;
 	while (!pg_stop && (!t->quota || pkts < t->quota)) {
 		unsigned got = 0;
@@ -561,12 +576,15 @@ static void *pg_rx_body(void *arg)
 		}
 		if (got) {
 			last = pg_now();
+			pg_set(&g->last_rx_ns, pg_ns(last));
 			pg_set(&t->pkts, pkts);
 			pg_set(&t->bytes, bytes);
 			pg_set(&t->events, events);
 			ret = vnm_rxsync(d);
 		} else {
-			if (g->idle_s > 0 && pg_sec(last, pg_now()) >= g->idle_s)
+			uint64_t glast = pg_get(&g->last_rx_ns);
+
+			if (g->idle_s > 0 && (double)(pg_ns(pg_now()) - glast) * 1e-9 >= g->idle_s)
 				break;
 			if (pg_wait(t, POLLIN) < 0)
 				break;
@@ -1095,8 +1113,9 @@ static void pg_parse_args(struct pg_glob *g, int argc, char **argv)
 		fprintf(stderr, "pkt-gen: -F, -M, -p and -T must be positive\n");
 		exit(1);
 	}
-	if ((g->func == PG_PING || g->func == PG_PONG) && g->nthreads > 1) {
-		fprintf(stderr, "pkt-gen: ping and pong use one thread\n");
+	if ((g->func == PG_PING || g->func == PG_PONG || g->func == PG_TXSEQ) && g->nthreads > 1) {
+		/* txseq: one sequence; several senders would interleave theirs at the receiver */
+		fprintf(stderr, "pkt-gen: ping, pong and txseq use one thread\n");
 		exit(1);
 	}
 	if (pg_parse_iprange(g->src_name, &g->src) < 0 || pg_parse_iprange(g->dst_name, &g->dst) < 0) {
