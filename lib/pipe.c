@@ -203,8 +203,8 @@ static void drain_peer(struct vnm_pipe_state *ps)
 
 /*
  * Move complete packets from [k->nr_hwcur, head) into the peer's RX ring.
- * Returns the number of slots moved, or -VNM_RERR_* on a bad slot (slots moved
- * before it stay moved).
+ * Returns the number of slots moved. On a bad slot sets *err to a VNM_RERR_*
+ * value; the complete packets before it are moved all the same.
  */
 static int pipe_move(struct vnm_kring *k, struct vnm_kring *pk, int *err)
 {
@@ -240,13 +240,13 @@ static int pipe_move(struct vnm_kring *k, struct vnm_kring *pk, int *err)
 			b[j].flags = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
 			int r = vnm_kring_check_slot(k, b[j].buf_idx, b[j].len);
 			if (r < 0) {
-				*err = -r;
-				return (int)moved;
+				*err = -r; /* complete packets before it still move */
+				break;
 			}
 			if (b[j].flags & NS_MOREFRAG) {
 				if (++chain >= max_chain) {
 					*err = VNM_RERR_CHAIN;
-					return (int)moved;
+					break;
 				}
 			} else {
 				chain = 0;
@@ -276,6 +276,8 @@ static int pipe_move(struct vnm_kring *k, struct vnm_kring *pk, int *err)
 		room -= complete;
 		moved += complete;
 		chain = 0;
+		if (*err)
+			break;
 	}
 	return (int)moved;
 }
