@@ -37,7 +37,7 @@ static void test_slot(void)
 
 static void test_ring(void)
 {
-	struct netmap_ring *r = aligned_alloc(NM_CACHE_ALIGN, 256 + 4 * 16);
+	struct netmap_ring *r = aligned_alloc(NM_CACHE_ALIGN, 384);
 	if (!r) {
 		fails++;
 		return;

@@ -26,7 +26,8 @@ static int fails;
 /* A ring of n slots in plain memory (the const fields are set through raw offsets). */
 static struct netmap_ring *make_ring(uint32_t n, uint32_t buf_size)
 {
-	struct netmap_ring *r = aligned_alloc(NM_CACHE_ALIGN, 256 + 16 * (size_t)n + NM_CACHE_ALIGN);
+	size_t sz = (256 + 16 * (size_t)n + NM_CACHE_ALIGN - 1) & ~(size_t)(NM_CACHE_ALIGN - 1);
+	struct netmap_ring *r = aligned_alloc(NM_CACHE_ALIGN, sz);
 	if (!r) {
 		perror("aligned_alloc");
 		exit(1);
