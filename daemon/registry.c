@@ -660,19 +660,39 @@ static int valid_ident(const char *s)
 	return 1;
 }
 
-int vnm_reg_create(const char *name, struct vnm_err *err)
+/* CREATE "NAME[@conf:...]": a persistent port, detached, geometry from @conf (vale-ctl -C). */
+int vnm_reg_create(const char *spec, struct vnm_err *err)
 {
+	struct vnm_portname pn;
 	struct vnm_vport *vp;
 	struct vnm_geom g;
+	char buf[VNM_PORTSPEC_MAX + 8], msg[160];
+	const char *at = strchr(spec, '@');
+	size_t nlen = at ? (size_t)(at - spec) : strlen(spec);
+	int ret;
 
-	if (strlen(name) >= 48 || !valid_ident(name))
-		return vnm_err_set(err, -EINVAL, "bad port name \"%.64s\": [A-Za-z0-9_]{1,47}", name);
-	if (vport_find_pers(name))
-		return vnm_err_set(err, -EEXIST, "port %s exists", name);
-	geom_default(&g);
-	int ret = vport_new(name, &g, 1, 0, &vp, err);
+	if (nlen == 0 || nlen >= 48)
+		return vnm_err_set(err, -EINVAL, "bad port name \"%.64s\": [A-Za-z0-9_]{1,47}", spec);
+	/* the name and options through the one parser, as a VALE port of switch "vale" */
+	snprintf(buf, sizeof(buf), "vale:%.*s", VNM_PORTSPEC_MAX - 1, spec);
+	ret = vnm_portname_parse(buf, &pn, msg, sizeof(msg));
+	if (ret < 0 || strlen(pn.port) != nlen || !valid_ident(pn.port))
+		return vnm_err_set(err, -EINVAL, "bad port name \"%.64s\": [A-Za-z0-9_]{1,47}%s%s",
+				   spec, ret < 0 ? ": " : "", ret < 0 ? msg : "");
+	if (pn.pipe_role || pn.ring_id >= 0 ||
+	    (pn.nr_mode != NR_REG_DEFAULT && pn.nr_mode != NR_REG_ALL_NIC) ||
+	    (pn.nr_flags & ~NR_VNM_LOSSLESS))
+		return vnm_err_set(err, -EINVAL, "CREATE takes NAME[@conf:...] only");
+	if (vport_find_pers(pn.port))
+		return vnm_err_set(err, -EEXIST, "port %s exists", pn.port);
+	ret = geom_from_pn(&pn, &g, err);
+	if (ret < 0)
+		return ret;
+	ret = vport_new(pn.port, &g, 1, (pn.nr_flags & NR_VNM_LOSSLESS) ? VNM_PI_LOSSLESS : 0, &vp,
+			err);
 	if (ret == 0)
-		vnm_log(VNM_LOG_INFO, "persistent port %s created", name);
+		vnm_log(VNM_LOG_INFO, "persistent port %s created (%u/%u rings, %u/%u slots)",
+			pn.port, g.ntx, g.nrx, g.tx_slots, g.rx_slots);
 	return ret;
 }
 
@@ -697,7 +717,8 @@ static int split_vale(const char *spec, struct vnm_portname *pn, struct vnm_err 
 
 	if (ret < 0)
 		return vnm_err_set(err, ret, "%s", msg);
-	if (!pn->is_vale || pn->pipe_role || pn->nr_mode != NR_REG_DEFAULT || pn->nr_flags ||
+	if (!pn->is_vale || pn->pipe_role || pn->ring_id >= 0 ||
+	    (pn->nr_mode != NR_REG_DEFAULT && pn->nr_mode != NR_REG_ALL_NIC) || pn->nr_flags ||
 	    pn->tx_rings || pn->rx_rings || pn->tx_slots || pn->rx_slots || pn->host_rings)
 		return vnm_err_set(err, -EINVAL, "expected valeX:NAME, got \"%.64s\"", spec);
 	return 0;

@@ -51,7 +51,8 @@ void vnm_binding_release(struct vnm_binding *b);
 /* LIST (single = 0) and INFO (single = 1). Returns entries stored, or -errno. */
 int vnm_reg_list(const char *filter, int single, struct vnm_ctl_port_info *out, unsigned max,
 		 struct vnm_err *err);
-int vnm_reg_create(const char *name, struct vnm_err *err);
+/* CREATE takes "NAME[@conf:...]" (vale-ctl -n NAME -C ...). */
+int vnm_reg_create(const char *spec, struct vnm_err *err);
 int vnm_reg_remove(const char *name, struct vnm_err *err);
 int vnm_reg_attach(const char *spec, struct vnm_err *err);
 int vnm_reg_detach(const char *spec, struct vnm_err *err);
