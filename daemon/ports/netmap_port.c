@@ -120,10 +120,10 @@ static int nm_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned m
 				if (j == head) {
 					/*
 					 * Chain not terminated before head: not complete yet,
-					 * unless it already covers every slot the client could
-					 * give us, in which case it never will be.
+					 * unless it already covers all n - 1 usable slots (rings
+					 * under 65 slots), in which case it never will be.
 					 */
-					if (vnm_ring_dist(k->nr_hwcur, head, n) + 1 >= n) {
+					if (vnm_ring_dist(i, head, n) + 1 >= n) {
 						ring_violation(np, k, VNM_RERR_CHAIN);
 						nf = sg->first;
 						goto next_ring;

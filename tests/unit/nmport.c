@@ -395,6 +395,7 @@ static void test_deliver(void)
 		CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 60);
 		CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 60);
 		CHECK(p->ops->space(p) == 63);
+		CHECK(p->stats.ring_resets == 1 + 4);
 	}
 	{
 		vnm_csb_app_publish(fp->atok[1][0], 7777, 7777);
