@@ -60,7 +60,7 @@ struct pg_glob {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned ndone;
+	unsigned ndone, nstarted;
 };
 
 struct pg_seq {
@@ -1172,14 +1172,14 @@ static void pg_report_loop(struct pg_glob *g, struct pg_thread *th)
 			dl.tv_nsec -= 1000000000;
 		}
 		pthread_mutex_lock(&g->lock);
-		while (g->ndone < g->nthreads && pg_sec(pg_now(), dl) > 0)
+		while (g->ndone < g->nstarted && pg_sec(pg_now(), dl) > 0)
 			pthread_cond_timedwait(&g->cond, &g->lock, &dl);
 		done = g->ndone;
 		pthread_mutex_unlock(&g->lock);
 
 		now = pg_now();
 		usec = (uint64_t)(pg_sec(prev, now) * 1e6);
-		if (usec < 10000 && done < g->nthreads)
+		if (usec < 10000 && done < g->nstarted)
 			continue; /* too short to be meaningful */
 		for (unsigned i = 0; i < g->nthreads; i++) {
 			uint64_t ms = __atomic_exchange_n(&th[i].min_space, PG_NO_SPACE, __ATOMIC_RELAXED);
@@ -1208,7 +1208,7 @@ static void pg_report_loop(struct pg_glob *g, struct pg_thread *th)
 			pevents = events;
 			prev = now;
 		}
-		if (done == g->nthreads)
+		if (done == g->nstarted)
 			break;
 	}
 }
@@ -1221,7 +1221,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	sigset_t ss;
 	int rc = 0, rxside;
-	unsigned nq;
+	unsigned nq, nstarted = 0;
 
 	memset(&g, 0, sizeof(g));
 	pg_parse_args(&g, argc, argv);
@@ -1269,36 +1269,38 @@ int main(int argc, char **argv)
 	if (th[0].frags > 1)
 		printf("frags %u frag_size %u\n", th[0].frags, th[0].frag_size);
 
-	/* workers never see the signals: the main thread turns them into pg_stop */
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGINT);
-	sigaddset(&ss, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &ss, NULL);
 	pthread_mutex_init(&g.lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&g.cond, &ca);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = pg_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	for (int s = 0; s < g.wait_s * 10 && !pg_stop; s++)
 		usleep(100000);
-	for (unsigned i = 0; i < g.nthreads; i++) {
+
+	/* workers never see the signals (blocked while they are created): main sets pg_stop */
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &ss, NULL);
+	for (unsigned i = 0; i < g.nthreads && !pg_stop; i++) {
 		int err = pthread_create(&th[i].th, NULL, pg_thread_main, &th[i]);
 
 		if (err) {
 			fprintf(stderr, "pkt-gen: cannot start thread %u: %s\n", i, strerror(err));
 			pg_stop = 1;
-			g.nthreads = i; /* join only those started */
 			rc = 1;
 			break;
 		}
 		th[i].running = 1;
+		nstarted++;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = pg_on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 	pthread_sigmask(SIG_UNBLOCK, &ss, NULL);
+	g.nstarted = nstarted;
 
-	if (g.nthreads)
+	if (nstarted)
 		pg_report_loop(&g, th);
 
 	{
@@ -1307,7 +1309,7 @@ int main(int argc, char **argv)
 		struct timespec tic = { 0 }, toc = { 0 };
 		int have = 0;
 
-		for (unsigned i = 0; i < g.nthreads; i++) {
+		for (unsigned i = 0; i < nstarted; i++) {
 			struct pg_thread *t = &th[i];
 
 			pthread_join(t->th, NULL);
