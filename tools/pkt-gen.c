@@ -1318,8 +1318,8 @@ int main(int argc, char **argv)
 			pkts += t->pkts;
 			bytes += t->bytes;
 			events += t->events;
-			if (t->have_tic) { /* latest start and latest end, as netmap */
-				if (!have || pg_sec(tic, t->tic) > 0)
+			if (t->have_tic) { /* earliest start, latest end: the aggregate rate */
+				if (!have || pg_sec(tic, t->tic) < 0)
 					tic = t->tic;
 				if (!have || pg_sec(toc, t->toc) > 0)
 					toc = t->toc;
