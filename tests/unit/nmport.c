@@ -481,11 +481,91 @@ static void test_notify(void)
 	fp_destroy(fp);
 }
 
+/* Random garbage from the client on both rings: nothing out of bounds, indices sane. */
+static void test_random(void)
+{
+	struct fakeport *fp = fp_create("t:rnd", 1, 1, 64, 2048, 0);
+	struct vnm_dport *p = fp->dp;
+	char *lo = fp->buf_base + 2 * 2048, *hi = fp->buf_base + (size_t)fp->nbufs * 2048;
+	uint16_t idx[VNM_BATCH_MAX];
+	unsigned seed = 12345;
+
+	for (int i = 0; i < VNM_BATCH_MAX; i++)
+		idx[i] = (uint16_t)i;
+#define RND() (seed = seed * 1103515245u + 12345u, (seed >> 8))
+	for (int it = 0; it < 20000; it++) {
+		for (int dir = 0; dir < 2; dir++) {
+			if (RND() % 2) { /* a client that (re)fills its slots properly */
+				for (unsigned q = 0; q < 64; q++) {
+					struct netmap_slot *sl = fp_slot(fp, dir, 0, q);
+					sl->buf_idx = 2 + q + 64 * (unsigned)dir;
+					sl->len = (uint16_t)(RND() % 2049);
+					sl->flags = RND() % 8 ? 0 : NS_MOREFRAG;
+				}
+			}
+			unsigned nw = RND() % 4 == 0;
+			for (unsigned w = 0; w < nw; w++) {
+				struct netmap_slot *sl = fp_slot(fp, dir, 0, RND() % 64);
+				switch (RND() % 10) {
+				case 0: sl->buf_idx = RND() % 3; break;
+				case 1: sl->buf_idx = RND(); break;
+				case 7: sl->len = (uint16_t)RND(); break;
+				case 8: sl->len = (uint16_t)(RND() % 2049); break;
+				case 9: sl->flags ^= NS_MOREFRAG; break;
+				default: sl->buf_idx = 2 + RND() % (fp->nbufs - 2); break;
+				}
+			}
+			uint32_t t = fp->ktoa[dir][0]->hwtail, h;
+			switch (RND() % 10) {
+			case 0: h = RND(); break;
+			case 1: h = RND() % 64; break;
+			default: h = t; break; /* valid: everything */
+			}
+			vnm_csb_app_publish(fp->atok[dir][0], h, RND() % 10 ? h : RND() % 70);
+		}
+		int n = p->ops->rx_batch(p, frames, 1 + RND() % 80);
+		CHECK(n >= 0 && n <= 80);
+		for (int f = 0; f < n; f++) {
+			CHECK(frames[f].nfrags >= 1 && frames[f].nfrags <= NM_MAX_FRAGS);
+			CHECK(frames[f].len <= VNM_FRAME_MAX);
+			uint32_t tot = 0;
+			for (unsigned g = 0; g < frames[f].nfrags; g++) {
+				const char *b = (const char *)frames[f].frag[g];
+				CHECK(b >= lo && b + frames[f].frag_len[g] <= hi);
+				CHECK(frames[f].frag_len[g] <= 2048);
+				tot += frames[f].frag_len[g];
+			}
+			CHECK(tot == frames[f].len);
+		}
+		int nd = n ? p->ops->deliver(p, frames, idx, (unsigned)n) : 0;
+		CHECK(nd >= 0 && nd <= n);
+		p->ops->deliver_flush(p);
+		p->ops->rx_done(p, n ? RND() % (unsigned)(n + 1) : 0);
+		for (int dir = 0; dir < 2; dir++) {
+			struct vnm_kring *k = vnm_nmport_kring(p, dir, 0);
+			CHECK(k->nr_hwcur < 64 && k->nr_hwtail < 64);
+			CHECK(fp->ktoa[dir][0]->hwtail < 64 && fp->ktoa[dir][0]->hwcur < 64);
+		}
+		struct vnm_kring *kt = vnm_nmport_kring(p, 0, 0);
+		CHECK(kt->nr_hwtail == (kt->nr_hwcur + 63) % 64);
+		if (fails)
+			break;
+	}
+#undef RND
+	CHECK(p->stats.ring_resets > 100);
+	if (getenv("VERBOSE") || p->stats.rx_packets <= 1000 || p->stats.tx_packets <= 1000)
+		fprintf(stderr, "random: rx %lu tx %lu resets %lu\n", (unsigned long)p->stats.rx_packets, (unsigned long)p->stats.tx_packets,
+			(unsigned long)p->stats.ring_resets);
+	CHECK(p->stats.rx_packets > 1000 && p->stats.tx_packets > 1000);
+	fp_destroy(fp);
+}
+
 int main(void)
 {
 	test_tx();
 	test_multi_ring();
 	test_deliver();
 	test_notify();
+	test_random();
 	return fails ? 1 : 0;
 }
