@@ -38,4 +38,10 @@ void vnm_switch_kick(struct vnm_switch *sw);
 /* Copy up to max learned entries. Returns the count. Any thread. */
 int vnm_switch_fdb_dump(struct vnm_switch *sw, struct vnm_ctl_fdb_entry *out, int max);
 
+/* FDB totals (entries now; learned, moved, evicted since creation). Any thread. */
+struct vnm_switch_fdb_counters {
+	uint64_t entries, learned, moves, evictions;
+};
+void vnm_switch_fdb_counters(struct vnm_switch *sw, struct vnm_switch_fdb_counters *c);
+
 #endif /* VNM_DAEMON_SWITCH_H */
