@@ -406,6 +406,8 @@ int vnm_switch_attach(struct vnm_switch *sw, struct vnm_dport *p)
 {
 	int idx = -1;
 
+	if (p->sw_idx >= 0)
+		return -EBUSY; /* attached (here or to another switch) */
 	ctl_lock(sw);
 	for (unsigned i = 0; i < VNM_SWITCH_MAX_PORTS; i++) {
 		if (sw->port[i] == p) {
@@ -487,4 +489,14 @@ int vnm_switch_fdb_dump(struct vnm_switch *sw, struct vnm_ctl_fdb_entry *out, in
 	ctl_unlock(sw);
 	free(tmp);
 	return n;
+}
+
+void vnm_switch_fdb_counters(struct vnm_switch *sw, struct vnm_switch_fdb_counters *c)
+{
+	ctl_lock(sw);
+	c->entries = sw->fdb.entries;
+	c->learned = sw->fdb.learned;
+	c->moves = sw->fdb.moves;
+	c->evictions = sw->fdb.evictions;
+	ctl_unlock(sw);
 }

@@ -118,7 +118,7 @@ int main(void)
 		CHECK(fp[i]->dp->sw_idx == i);
 	}
 	CHECK(vnm_switch_nports(sw) == NP);
-	CHECK(vnm_switch_attach(sw, fp[0]->dp) == -EEXIST);
+	CHECK(vnm_switch_attach(sw, fp[0]->dp) == -EBUSY);
 	msleep(10); /* the switch goes to sleep: kicks are needed from now on */
 
 	/* broadcast from a floods to b and c */
@@ -187,6 +187,11 @@ int main(void)
 	send_frame(2, BCAST, MAC[0], 60, 2048);
 	settle();
 	CHECK(fp[2]->dp->stats.fdb_moves == 1);
+	{
+		struct vnm_switch_fdb_counters c;
+		vnm_switch_fdb_counters(sw, &c);
+		CHECK(c.entries == 3 && c.moves == 1 && c.learned == 3 && c.evictions == 0);
+	}
 	drain(0, NULL, NULL);
 	drain(1, NULL, NULL);
 	send_frame(1, MAC[0], MAC[1], 60, 2048);
