@@ -85,7 +85,7 @@ struct pg_thread {
 	char spec[VNM_PORTSPEC_MAX + 16];
 	struct vnm_port *d;
 	pthread_t th;
-	int running, failed, opening;
+	int failed, opening;
 	char errmsg[256];
 
 	/* read by the main thread while running: relaxed atomics */
@@ -107,7 +107,8 @@ struct pg_thread {
 	struct pg_seq seq;
 };
 
-static volatile sig_atomic_t pg_stop;
+/* set by the signal handler, read by every thread: lock-free atomic, ordering not needed */
+static _Atomic int pg_stop;
 
 static void pg_on_signal(int sig)
 {
@@ -316,6 +317,10 @@ static unsigned pg_tx_fill(struct pg_thread *t, struct netmap_ring *ring, uint32
 		space -= t->frags;
 		sent++;
 	}
+	/*
+	 * Plain stores: the slots and these indices reach the other side only through
+	 * vnm_txsync(), which publishes cur then head with release ordering (csb.h).
+	 */
 	ring->head = ring->cur = head;
 	if (space < t->frags)
 		ring->cur = ring->tail; /* wake me when more than this is free */
@@ -516,7 +521,7 @@ static unsigned pg_rx_ring(struct pg_thread *t, struct netmap_ring *ring, struct
 		c->len = 0;
 		c->have = 0;
 	}
-	ring->head = ring->cur = head;
+	ring->head = ring->cur = head; /* released to the sender at the next vnm_rxsync() */
 	return done;
 }
 
@@ -1294,7 +1299,6 @@ int main(int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		th[i].running = 1;
 		nstarted++;
 	}
 	pthread_sigmask(SIG_UNBLOCK, &ss, NULL);
