@@ -305,12 +305,16 @@ int __vnm_ring_error(struct vnm_port *d, struct vnm_ring_ctx *rc, int dir)
 			   vnm_ring_err_str((int)reason));
 }
 
-/* Drain the notifications queued on our end (RX bytes). */
-static void drain_fd(int fd)
+/* Drain the notifications queued on our end (RX bytes). Returns the bytes read. */
+static size_t drain_fd(int fd)
 {
 	char buf[256];
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		;
+	size_t total = 0;
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		total += (size_t)n;
+	return total;
 }
 
 /* Make our end unwritable until the kernel side drains it (TX arm, csb.h). */
@@ -352,21 +356,46 @@ static int ring_events(struct vnm_port *d, short events)
 	return mask;
 }
 
+/*
+ * rc->armed bits. ARM_SET: we set appl_need_kick and have not seen it taken.
+ * ARM_RECHECK: a notification was consumed at the last arm; the kernel side
+ * takes the flag first and only then writes its byte (RX) or drains our filler
+ * (TX), so that byte / drain may land after our own drain / refill and leave the
+ * fd readable (writable) with nothing to report. A caller sleeping in epoll would
+ * then spin until the next real notification. So after a consumed notification
+ * the following arms drain (refill) once more, RX until a drain finds nothing.
+ */
+#define ARM_SET 1u
+#define ARM_RECHECK 2u
+
 int vnm_arm(struct vnm_port *d, short events)
 {
-	int mask = 0, drained = 0, filled = 0;
+	int mask = 0, drain = 0, fill = 0;
 
 	if ((events & POLLIN) && has_rx(d)) {
+		unsigned recheck = 0;
+
+		for (unsigned i = d->first_rx_ring; i <= d->last_rx_ring; i++) {
+			struct vnm_ring_ctx *rc = &d->rx[i];
+			/* armed before and the flag is gone: the kernel side notified us */
+			if ((rc->armed & ARM_SET) && !vnm_csb_app_armed(rc->atok)) {
+				drain = 1;
+				rc->armed |= ARM_RECHECK;
+			} else if (rc->armed & ARM_RECHECK) {
+				recheck = 1;
+			}
+		}
+		if (drain || recheck) {
+			size_t got = drain_fd(d->fd);
+			if (!drain && !got) /* late bytes all gone: stop rechecking */
+				for (unsigned i = d->first_rx_ring; i <= d->last_rx_ring; i++)
+					d->rx[i].armed &= ~ARM_RECHECK;
+		}
 		for (unsigned i = d->first_rx_ring; i <= d->last_rx_ring; i++) {
 			struct vnm_ring_ctx *rc = &d->rx[i];
 			uint32_t hwtail;
 
-			/* armed before and the flag is gone: the kernel side notified us */
-			if (rc->armed && !vnm_csb_app_armed(rc->atok) && !drained) {
-				drain_fd(d->fd);
-				drained = 1;
-			}
-			rc->armed = 1;
+			rc->armed |= ARM_SET;
 			/* flag store, fence, then re-read hwtail (pairs with vnm_kring_notify_needed) */
 			hwtail = vnm_csb_app_arm(rc->atok, rc->ktoa);
 			if (hwtail < rc->ring->num_slots)
@@ -378,14 +407,23 @@ int vnm_arm(struct vnm_port *d, short events)
 	if ((events & POLLOUT) && has_tx(d)) {
 		for (unsigned i = d->first_tx_ring; i <= d->last_tx_ring; i++) {
 			struct vnm_ring_ctx *rc = &d->tx[i];
+			/* not armed, or the kernel side took the flag (and drains): refill */
+			if (!(rc->armed & ARM_SET) || !vnm_csb_app_armed(rc->atok)) {
+				fill = 1;
+				if (rc->armed & ARM_SET)
+					rc->armed |= ARM_RECHECK;
+			} else if (rc->armed & ARM_RECHECK) {
+				fill = 1; /* once more, in case the drain came after our refill */
+				rc->armed &= ~ARM_RECHECK;
+			}
+		}
+		if (fill)
+			send_filler(d->fd);
+		for (unsigned i = d->first_tx_ring; i <= d->last_tx_ring; i++) {
+			struct vnm_ring_ctx *rc = &d->tx[i];
 			uint32_t hwtail;
 
-			/* not armed, or the kernel side took the flag (and drains): refill */
-			if ((!rc->armed || !vnm_csb_app_armed(rc->atok)) && !filled) {
-				send_filler(d->fd);
-				filled = 1;
-			}
-			rc->armed = 1;
+			rc->armed |= ARM_SET;
 			hwtail = vnm_csb_app_arm(rc->atok, rc->ktoa);
 			if (d->kind == VNM_KIND_PIPE) {
 				/*
@@ -442,6 +480,8 @@ int vnm_poll(struct vnm_port *d, short events, int timeout_ms)
 		if (mask)
 			return mask;
 		r = vnm_arm(d, events);
+		if (r == -EIO)
+			return POLLERR | ring_events(d, events);
 		if (r != 0)
 			return r;
 
@@ -475,6 +515,6 @@ int vnm_poll(struct vnm_port *d, short events, int timeout_ms)
 			drain_fd(d->fd);
 		if (pfd.revents & POLLOUT)
 			for (unsigned i = d->first_tx_ring; has_tx(d) && i <= d->last_tx_ring; i++)
-				d->tx[i].armed = 0; /* queue a new filler at the next arm */
+				d->tx[i].armed = 0; /* a new filler at the next arm */
 	}
 }
