@@ -76,7 +76,7 @@ int vnm_set_nonblock(int fd)
 
 /* ---- deferred close ---- */
 
-#define DEFER_GRACE_MS 100
+#define DEFER_GRACE_MS 250
 
 struct defer {
 	int fd;

@@ -411,6 +411,106 @@ out:
 		close(s2);
 }
 
+/* OPEN on connection c (a fresh one if c < 0 is passed as -1: returns it); status. */
+static int32_t open_on(int *c, const char *spec)
+{
+	int fds[8], nf = 0;
+	int32_t st;
+
+	if (*c < 0)
+		*c = ctl_connect();
+	if (*c < 0)
+		return INT32_MIN;
+	size_t len = mkopen(spec);
+	if (send_raw(*c, sbuf.b, len, NULL, 0) < 0)
+		return INT32_MIN;
+	st = recv_reply(*c, VNM_CTL_OPEN, fds, &nf);
+	for (int i = 0; i < nf; i++)
+		close(fds[i]);
+	if (st == 0 && nf != 3)
+		fail("OPEN %s: %d fds", spec, nf);
+	return st;
+}
+
+static int32_t name_req(int s, uint16_t type, const char *name)
+{
+	size_t len = mkname(type, name);
+
+	if (send_raw(s, sbuf.b, len, NULL, 0) < 0)
+		return INT32_MIN;
+	return recv_reply(s, type, NULL, NULL);
+}
+
+#define WANT(expr, want, what)                                                                  \
+	do {                                                                                    \
+		int32_t st_ = (expr);                                                           \
+		if (st_ != (want))                                                              \
+			fail("%s: status %d, want %d: %s", what, st_, want,                     \
+			     st_ < 0 && st_ != INT32_MIN ? (char *)rbuf.b + sizeof(rbuf.h) : ""); \
+	} while (0)
+
+/* Binding rules: ring pairs, /R /T, /x, pipes, persistent ports. */
+static void semantics_checks(int s)
+{
+	int c[6] = { -1, -1, -1, -1, -1, -1 };
+
+	/* two ring pairs of one port from two clients; then everything is taken */
+	WANT(open_on(&c[0], "vale3:m-0@conf:rings=2"), 0, "vale3:m-0");
+	WANT(open_on(&c[1], "vale3:m-1"), 0, "vale3:m-1");
+	WANT(open_on(&c[2], "vale3:m"), -EBUSY, "vale3:m all rings while bound");
+	close(c[2]), c[2] = -1;
+	WANT(open_on(&c[2], "vale3:m-2"), -EINVAL, "vale3:m-2 out of range");
+	close(c[2]), c[2] = -1;
+	close(c[1]), c[1] = -1;
+	WANT(open_on(&c[1], "vale3:m-1/R"), 0, "vale3:m-1/R after the owner left");
+	WANT(open_on(&c[2], "vale3:m-1/T"), 0, "vale3:m-1/T next to /R");
+	WANT(open_on(&c[3], "vale3:m/x"), -EBUSY, "/x on a bound port");
+	for (int i = 0; i < 4; i++)
+		if (c[i] >= 0)
+			close(c[i]), c[i] = -1;
+	WANT(open_on(&c[0], "vale3:n/x"), 0, "vale3:n/x");
+	WANT(open_on(&c[1], "vale3:n-0/T"), -EBUSY, "bind next to /x");
+	close(c[0]), c[0] = -1;
+	close(c[1]), c[1] = -1;
+
+	/* pipes: each end once; a pair's geometry is fixed at creation */
+	WANT(open_on(&c[0], "netmap:sp{2@conf:slots=128"), 0, "netmap:sp{2");
+	WANT(open_on(&c[1], "netmap:sp{2"), -EBUSY, "netmap:sp{2 twice");
+	close(c[1]), c[1] = -1;
+	WANT(open_on(&c[1], "netmap:sp}2@conf:slots=256"), -EINVAL, "netmap:sp}2 other geometry");
+	close(c[1]), c[1] = -1;
+	WANT(open_on(&c[1], "netmap:sp}2"), 0, "netmap:sp}2");
+	WANT(open_on(&c[2], "vale3:q{1"), 0, "vale3:q{1 (parent port absent)");
+	WANT(name_req(s, VNM_CTL_INFO, "netmap:sp}2"), 0, "INFO netmap:sp}2");
+	close(c[0]), c[0] = -1;
+	WANT(open_on(&c[0], "netmap:sp{2"), 0, "netmap:sp{2 re-opened");
+
+	/* persistent ports */
+	WANT(name_req(s, VNM_CTL_CREATE, "pp@conf:rings=2"), 0, "CREATE pp");
+	WANT(name_req(s, VNM_CTL_CREATE, "pp"), -EEXIST, "CREATE pp twice");
+	WANT(open_on(&c[3], "vale3:pp"), -EBUSY, "open detached persistent port");
+	if (rbuf.h.status == -EBUSY && !strstr((char *)rbuf.b + sizeof(rbuf.h), "vale-ctl -a"))
+		fail("detached port message: %s", (char *)rbuf.b + sizeof(rbuf.h));
+	close(c[3]), c[3] = -1;
+	WANT(name_req(s, VNM_CTL_ATTACH, "vale3:pp"), 0, "ATTACH vale3:pp");
+	WANT(name_req(s, VNM_CTL_ATTACH, "vale4:pp"), -EBUSY, "ATTACH twice");
+	WANT(open_on(&c[3], "vale3:pp"), 0, "open attached persistent port");
+	WANT(name_req(s, VNM_CTL_DETACH, "vale3:pp"), -EBUSY, "DETACH while bound");
+	WANT(name_req(s, VNM_CTL_REMOVE, "pp"), -EBUSY, "REMOVE while bound");
+	WANT(name_req(s, VNM_CTL_STATS, "vale3"), 0, "STATS vale3");
+	WANT(name_req(s, VNM_CTL_FDB, "vale3"), 0, "FDB vale3");
+	close(c[3]), c[3] = -1;
+	/* the persistent port survives its last close */
+	WANT(name_req(s, VNM_CTL_INFO, "vale3:pp"), 0, "INFO vale3:pp after close");
+	WANT(name_req(s, VNM_CTL_DETACH, "vale3:pp"), 0, "DETACH vale3:pp");
+	WANT(name_req(s, VNM_CTL_INFO, "pp"), 0, "INFO pp detached");
+	WANT(name_req(s, VNM_CTL_REMOVE, "pp"), 0, "REMOVE pp");
+	WANT(name_req(s, VNM_CTL_INFO, "pp"), -ENXIO, "INFO pp removed");
+	for (int i = 0; i < 6; i++)
+		if (c[i] >= 0)
+			close(c[i]);
+}
+
 static int wait_fds(int want, int ms)
 {
 	int n = -1;
@@ -477,6 +577,7 @@ int main(int argc, char **argv)
 	if (stat(dir, &st) < 0 || (st.st_mode & 0777) != 0700)
 		fail("runtime dir mode %o, want 0700", st.st_mode & 0777);
 
+	semantics_checks(s);
 	/* warm up (first switch, pipe parent) so lazily opened fds are not counted as leaks */
 	open_checks();
 	disconnects(0);
