@@ -40,13 +40,20 @@ vnm_cleanup() {
 		kill -TERM "$p" 2>/dev/null
 	done
 	for p in "${VNM_PIDS[@]}" $DAEMON_PID; do
-		local i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 30 ]; do
+		local i=0 st
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
 			sleep 0.1
 			i=$((i + 1))
 		done
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
+		st=$?
+		# the daemon must stop cleanly on SIGTERM: under ASan a leak or an error shows here
+		if [ "$p" = "$DAEMON_PID" ] && [ $st -ne 0 ] && { [ $rc -eq 0 ] || [ $rc -eq 77 ]; }; then
+			VNM_FAIL_MSG="vnetmapd exited with status $st on SIGTERM (sanitizer report or crash: see its log)"
+			printf 'FAIL: %s\n' "$VNM_FAIL_MSG" >&2
+			rc=1
+		fi
 	done
 	if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "$TMPD" ] && [ -d "$TMPD" ]; then
 		# show what the daemon said: the harness prints the tail of our output

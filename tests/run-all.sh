@@ -62,7 +62,7 @@ run_one() {
 	before=" $(build_pids | tr '\n' ' ') "
 	t0=$(date +%s.%N)
 	# own session: a timeout kills the whole test with whatever it started
-	setsid timeout -k 5 "$tmo" "$@" </dev/null >"$log" 2>&1
+	setsid -w timeout -k 5 "$tmo" "$@" </dev/null >"$log" 2>&1
 	rc=$?
 	t1=$(date +%s.%N)
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
