@@ -511,6 +511,41 @@ static void semantics_checks(int s)
 			close(c[i]);
 }
 
+/* Random garbage, half of it behind a plausible header: every message gets a reply. */
+static void random_messages(int s, unsigned n)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+	for (unsigned i = 0; i < n && failures < 20; i++) {
+		size_t len;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		len = (size_t)(x % 400);
+		for (size_t j = 0; j < len; j++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			sbuf.b[j] = (uint8_t)x;
+		}
+		if ((i & 1) && len >= sizeof(sbuf.h)) {
+			sbuf.h.magic = VNM_CTL_MAGIC;
+			sbuf.h.version = VNM_CTL_VERSION;
+			sbuf.h.type = (uint16_t)(1 + x % (VNM_CTL_TYPE_MAX + 1));
+			sbuf.h.status = 0;
+			if (i & 2)
+				sbuf.h.len = (uint32_t)(len - sizeof(sbuf.h));
+		}
+		uint16_t type = len >= sizeof(sbuf.h) ? sbuf.h.type : 0;
+		if (send_raw(s, sbuf.b, len, NULL, 0) < 0) {
+			fail("random message %u: send: %s", i, strerror(errno));
+			return;
+		}
+		int32_t st = recv_reply(s, type, NULL, NULL);
+		if (st == INT32_MIN)
+			return;
+		if (st == 0 && type == VNM_CTL_OPEN)
+			return; /* bound by chance: stop using this connection for garbage */
+	}
+}
+
 static int wait_fds(int want, int ms)
 {
 	int n = -1;
@@ -606,6 +641,11 @@ int main(int argc, char **argv)
 		}
 	}
 	open_checks();
+	int g = ctl_connect();
+	if (g >= 0) {
+		random_messages(g, ROUNDS);
+		close(g);
+	}
 
 	int now = wait_fds(base, 2000);
 	if (now != base)
