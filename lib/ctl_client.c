@@ -185,7 +185,10 @@ int vnm__ctl_xfer(const char *dir_arg, uint16_t type, const void *req, uint32_t 
 	} cbuf;
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(h) + VNM_CTL_MAX_PAYLOAD + 1 };
 	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b, .msg_controllen = sizeof(cbuf.b),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.b,
+		.msg_controllen = sizeof(cbuf.b),
 	};
 	do
 		n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);

@@ -110,7 +110,8 @@ int vnm__pipe_setup(struct vnm_port *d, const struct vnm_region_hdr *hdr,
 	ps->peer_fd = peer_fd;
 	d->pipe = ps;
 
-	if (!(pe->flags & VNM_END_USED) || !vnm__in_region(pe->nifp_ofs, sizeof(struct netmap_if), size) ||
+	if (!(pe->flags & VNM_END_USED) ||
+	    !vnm__in_region(pe->nifp_ofs, sizeof(struct netmap_if), size) ||
 	    pe->nifp_ofs % 8) {
 		snprintf(err, errlen, "pipe peer end %u missing from the region", rep->peer_end);
 		return -EPROTO;
@@ -123,11 +124,11 @@ int vnm__pipe_setup(struct vnm_port *d, const struct vnm_region_hdr *hdr,
 	    pe->num_rx_rings != pnrx || pnhtx > VNM_MAX_RINGS ||
 	    !vnm__in_region(pe->nifp_ofs + sizeof(struct netmap_if),
 			    (uint64_t)(pntx + pnhtx + pnrx) * sizeof(ssize_t), size) ||
-	    !vnm__in_region(pe->csb_atok_ofs, (uint64_t)(pntx + pnrx) * sizeof(struct nm_csb_atok), size) ||
-	    !vnm__in_region(pe->csb_ktoa_ofs, (uint64_t)(pntx + pnrx) * sizeof(struct nm_csb_ktoa), size) ||
+	    !vnm__in_region(pe->csb_atok_ofs, (uint64_t)(pntx + pnrx) * 64, size) ||
+	    !vnm__in_region(pe->csb_ktoa_ofs, (uint64_t)(pntx + pnrx) * 64, size) ||
 	    pe->csb_atok_ofs % 64 || pe->csb_ktoa_ofs % 64) {
-		snprintf(err, errlen, "pipe ends disagree (mine %u tx/%u rx, peer %u tx/%u rx)", ntx, nrx,
-			 pntx, pnrx);
+		snprintf(err, errlen, "pipe ends disagree (mine %u tx/%u rx, peer %u tx/%u rx)",
+			 ntx, nrx, pntx, pnrx);
 		return -EPROTO;
 	}
 	ps->ntx = ntx;
@@ -150,7 +151,8 @@ int vnm__pipe_setup(struct vnm_port *d, const struct vnm_region_hdr *hdr,
 		uint32_t n, pn;
 		ssize_t pofs = pnifp->ring_ofs[pntx + pnhtx + i];
 
-		if (!rc->ring || vnm__check_ring(mem, size, (uint64_t)((char *)rc->ring - mem), &n) < 0) {
+		if (!rc->ring ||
+		    vnm__check_ring(mem, size, (uint64_t)((char *)rc->ring - mem), &n) < 0) {
 			snprintf(err, errlen, "pipe tx ring %u missing", i);
 			return -EPROTO;
 		}
@@ -170,7 +172,8 @@ int vnm__pipe_setup(struct vnm_port *d, const struct vnm_region_hdr *hdr,
 		struct vnm_ring_ctx *rc = &d->rx[i];
 		uint32_t n;
 
-		if (!rc->ring || vnm__check_ring(mem, size, (uint64_t)((char *)rc->ring - mem), &n) < 0) {
+		if (!rc->ring ||
+		    vnm__check_ring(mem, size, (uint64_t)((char *)rc->ring - mem), &n) < 0) {
 			snprintf(err, errlen, "pipe rx ring %u missing", i);
 			return -EPROTO;
 		}
@@ -223,7 +226,8 @@ static int pipe_move(struct vnm_kring *k, struct vnm_kring *pk, int *err)
 	 * [hwcur, hwtail] is ignored this time (the peer is confused, not us).
 	 */
 	uint32_t ph = __atomic_load_n(&pk->atok->head, __ATOMIC_ACQUIRE);
-	if (ph < pn && vnm_ring_dist(pk->nr_hwcur, ph, pn) <= vnm_ring_dist(pk->nr_hwcur, pk->nr_hwtail, pn))
+	if (ph < pn && vnm_ring_dist(pk->nr_hwcur, ph, pn) <=
+			       vnm_ring_dist(pk->nr_hwcur, pk->nr_hwtail, pn))
 		pk->nr_hwcur = ph;
 	/* one slot stays empty: the peer owns [hwcur, hwtail), we may fill up to hwcur - 1 */
 	room = pn - 1 - vnm_ring_dist(pk->nr_hwcur, pk->nr_hwtail, pn);

@@ -122,13 +122,16 @@ static int map_rings(struct vnm_port *d, const struct vnm_region_hdr *hdr,
 			}
 			continue;
 		}
-		if (rofs < 0 || vnm__check_ring(base, size, e->nifp_ofs + (uint64_t)rofs, &nslots) < 0) {
-			snprintf(err, errlen, "%s ring %u outside the region", is_rx ? "rx" : "tx", ri);
+		if (rofs < 0 ||
+		    vnm__check_ring(base, size, e->nifp_ofs + (uint64_t)rofs, &nslots) < 0) {
+			snprintf(err, errlen, "%s ring %u outside the region", is_rx ? "rx" : "tx",
+				 ri);
 			return -EPROTO;
 		}
 		rc->ring = (struct netmap_ring *)(base + e->nifp_ofs + (uint64_t)rofs);
 		/* the pool must be where the header says (NETMAP_BUF arithmetic relies on it) */
-		if ((uint64_t)((char *)rc->ring - base) + (uint64_t)rc->ring->buf_ofs != hdr->buf_ofs ||
+		uint64_t ring_pos = (uint64_t)((char *)rc->ring - base);
+		if (ring_pos + (uint64_t)rc->ring->buf_ofs != hdr->buf_ofs ||
 		    rc->ring->nr_buf_size != hdr->buf_size) {
 			snprintf(err, errlen, "%s ring %u buffer pool inconsistent with the region",
 				 is_rx ? "rx" : "tx", ri);
@@ -153,7 +156,8 @@ int vnm__port_setup(struct vnm_port *d, const struct vnm_ctl_open_rep *rep, size
 	if (replen < sizeof(*rep) || rep->nfds != 3 ||
 	    (rep->kind != VNM_KIND_VALE && rep->kind != VNM_KIND_PIPE) ||
 	    rep->end >= VNM_REGION_MAX_ENDS ||
-	    (rep->kind == VNM_KIND_PIPE && (rep->peer_end >= VNM_REGION_MAX_ENDS || rep->peer_end == rep->end)) ||
+	    (rep->kind == VNM_KIND_PIPE &&
+	     (rep->peer_end >= VNM_REGION_MAX_ENDS || rep->peer_end == rep->end)) ||
 	    rep->region_size < VNM_REGION_HDR_SIZE || rep->region_size > (1ULL << 40)) {
 		ret = -EPROTO;
 		snprintf(err, errlen, "malformed OPEN reply");
@@ -396,7 +400,7 @@ int vnm_arm(struct vnm_port *d, short events)
 			uint32_t hwtail;
 
 			rc->armed |= ARM_SET;
-			/* flag store, fence, then re-read hwtail (pairs with vnm_kring_notify_needed) */
+			/* flag store, fence, re-read hwtail (pairs with vnm_kring_notify_needed) */
 			hwtail = vnm_csb_app_arm(rc->atok, rc->ktoa);
 			if (hwtail < rc->ring->num_slots)
 				rc->ring->tail = hwtail;

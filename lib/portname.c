@@ -112,7 +112,10 @@ struct conf_key {
 	uint32_t min, max;
 };
 
-enum { K_RINGS, K_TX_RINGS, K_RX_RINGS, K_SLOTS, K_TX_SLOTS, K_RX_SLOTS, K_HOST_RINGS, K_LOSSLESS, K_NUM };
+enum {
+	K_RINGS, K_TX_RINGS, K_RX_RINGS, K_SLOTS, K_TX_SLOTS, K_RX_SLOTS, K_HOST_RINGS, K_LOSSLESS,
+	K_NUM
+};
 
 static const struct conf_key conf_keys[K_NUM] = {
 	[K_RINGS] = { "rings", 1, VNM_MAX_RINGS },
