@@ -55,6 +55,7 @@ struct vnm_switch {
 	unsigned nports;
 
 	/* switch thread only (a round) */
+	unsigned rr_start;
 	uint32_t gen;
 	uint32_t budget_gen[VNM_SWITCH_MAX_PORTS];
 	uint32_t budget[VNM_SWITCH_MAX_PORTS];
@@ -213,9 +214,14 @@ static unsigned forward_batch(struct vnm_switch *sw, struct vnm_dport *p, unsign
 static int sw_round(struct vnm_switch *sw)
 {
 	uint32_t tnow = now_ms();
+	unsigned np = sw->nports, li;
 	int progress = 0;
 
-	for (unsigned li = 0; li < sw->nports; li++) {
+	/* start one port further every round: no port always gets destination room first */
+	if (++sw->rr_start >= np)
+		sw->rr_start = 0;
+	li = sw->rr_start;
+	for (unsigned k = 0; k < np; k++, li = li + 1 == np ? 0 : li + 1) {
 		unsigned s = sw->list[li];
 		struct vnm_dport *p = sw->port[s];
 		int n = p->ops->rx_batch(p, sw->frames, SW_BATCH);
