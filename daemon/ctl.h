@@ -25,6 +25,17 @@ int vnm_ev_add(struct vnm_evsrc *src, int fd, uint32_t events);
 void vnm_ev_del(int fd);
 
 /*
+ * Close fd after a grace period: for fds a switch thread may still be using
+ * (kick eventfds, notify sockets) after they were unpublished, so a stale use
+ * never hits a reused fd number.
+ */
+void vnm_defer_close(int fd);
+/* ms until the next deferred close is due, -1 if none. */
+int vnm_defer_timeout_ms(void);
+/* Close what is due (all if force). */
+void vnm_defer_run(int force);
+
+/*
  * Bind and listen on DIR/vnetmapd.sock (umask 077: the socket is 0600). A stale
  * socket is replaced; a live daemon is an error (-EADDRINUSE). 0 or -errno with a
  * message in err.

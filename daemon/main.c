@@ -69,6 +69,74 @@ void vnm_ev_del(int fd)
 	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+/* ---- deferred close ---- */
+
+#define DEFER_GRACE_MS 250
+
+struct defer {
+	int fd;
+	uint64_t due_ms;
+};
+
+static struct defer *defers;
+static unsigned ndefer, capdefer;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void vnm_defer_close(int fd)
+{
+	if (fd < 0)
+		return;
+	if (ndefer == capdefer) {
+		unsigned cap = capdefer ? capdefer * 2 : 64;
+		struct defer *nd = realloc(defers, cap * sizeof(*nd));
+
+		if (!nd) {
+			/* cannot defer: a stale use then fails with EBADF at worst, rarely */
+			close(fd);
+			return;
+		}
+		defers = nd;
+		capdefer = cap;
+	}
+	defers[ndefer].fd = fd;
+	defers[ndefer].due_ms = now_ms() + DEFER_GRACE_MS;
+	ndefer++;
+}
+
+int vnm_defer_timeout_ms(void)
+{
+	if (!ndefer)
+		return -1;
+	uint64_t now = now_ms();
+	/* entries are appended in due order */
+	return defers[0].due_ms <= now ? 0 : (int)(defers[0].due_ms - now);
+}
+
+void vnm_defer_run(int force)
+{
+	uint64_t now = now_ms();
+	unsigned i = 0;
+
+	while (i < ndefer && (force || defers[i].due_ms <= now))
+		close(defers[i++].fd);
+	if (i) {
+		memmove(defers, defers + i, (ndefer - i) * sizeof(*defers));
+		ndefer -= i;
+	}
+	if (force) {
+		free(defers);
+		defers = NULL;
+		ndefer = capdefer = 0;
+	}
+}
+
 static volatile int stop;
 static int sigfd = -1;
 

@@ -18,8 +18,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -63,83 +61,6 @@ int vnm_err_set(struct vnm_err *e, int ret, const char *fmt, ...)
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
 	return ret;
-}
-
-int vnm_set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
-}
-
-/* ---- deferred close ---- */
-
-#define DEFER_GRACE_MS 250
-
-struct defer {
-	int fd;
-	uint64_t due_ms;
-};
-
-static struct defer *defers;
-static unsigned ndefer, capdefer;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void vnm_defer_close(int fd)
-{
-	if (fd < 0)
-		return;
-	if (ndefer == capdefer) {
-		unsigned cap = capdefer ? capdefer * 2 : 64;
-		struct defer *nd = realloc(defers, cap * sizeof(*nd));
-
-		if (!nd) {
-			/* cannot defer: a stale use then fails with EBADF at worst, rarely */
-			close(fd);
-			return;
-		}
-		defers = nd;
-		capdefer = cap;
-	}
-	defers[ndefer].fd = fd;
-	defers[ndefer].due_ms = now_ms() + DEFER_GRACE_MS;
-	ndefer++;
-}
-
-int vnm_defer_timeout_ms(void)
-{
-	if (!ndefer)
-		return -1;
-	uint64_t now = now_ms();
-	/* entries are appended in due order */
-	return defers[0].due_ms <= now ? 0 : (int)(defers[0].due_ms - now);
-}
-
-void vnm_defer_run(int force)
-{
-	uint64_t now = now_ms();
-	unsigned i = 0;
-
-	while (i < ndefer && (force || defers[i].due_ms <= now))
-		close(defers[i++].fd);
-	if (i) {
-		memmove(defers, defers + i, (ndefer - i) * sizeof(*defers));
-		ndefer -= i;
-	}
-	if (force) {
-		free(defers);
-		defers = NULL;
-		ndefer = capdefer = 0;
-	}
 }
 
 /* ---- switches ---- */

@@ -63,17 +63,6 @@ int vnm_reg_fdb(const char *sw, struct vnm_ctl_fdb_entry *out, unsigned max, str
 /* At exit, after every binding is released: destroy persistent ports and switches. */
 void vnm_reg_shutdown(void);
 
-/*
- * Close fd after a grace period: for fds a switch thread may still be using
- * (kick eventfds, notify sockets) after they were unpublished, so a stale use
- * never hits a reused fd number.
- */
-void vnm_defer_close(int fd);
-/* ms until the next deferred close is due, -1 if none. */
-int vnm_defer_timeout_ms(void);
-/* Close what is due (all if force). */
-void vnm_defer_run(int force);
-
 /* ---- pipes (ports/pipe.c) ---- */
 
 int vnm_pipe_open(const struct vnm_portname *pn, struct vnm_binding *b,
@@ -83,8 +72,5 @@ void vnm_pipe_unbind(struct vnm_binding *b);
 unsigned vnm_pipe_list(const char *filter, struct vnm_ctl_port_info *out, unsigned max,
 		       unsigned *matched);
 void vnm_pipe_shutdown(void);
-
-/* Shared helpers */
-int vnm_set_nonblock(int fd);
 
 #endif /* VNM_DAEMON_REGISTRY_H */
