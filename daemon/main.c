@@ -158,7 +158,7 @@ static void usage(FILE *f)
 		"  --dir DIR   runtime directory (control socket DIR/%s);\n"
 		"              default $%s, else /run/vnetmap (root),\n"
 		"              $XDG_RUNTIME_DIR/vnetmap, /tmp/vnetmap-UID\n"
-		"  -v          more log output (repeat for debug)\n"
+		"  -v          debug output (every connection and request)\n"
 		"  -q          errors only\n"
 		"  --help      this text\n"
 		"  --version   print the version\n",
