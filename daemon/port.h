@@ -26,11 +26,22 @@
 /* One frame pulled out of a source port: fragments point into the source's memory. */
 struct vnm_frame {
 	uint16_t nfrags;
-	uint16_t flags;       /* reserved */
+	uint16_t flags;       /* VNM_FRAME_F_*; a port that sets none stores 0 */
 	uint32_t len;         /* total bytes over all fragments */
 	const uint8_t *frag[NM_MAX_FRAGS];
 	uint16_t frag_len[NM_MAX_FRAGS];
+	const void *vnet_hdr; /* with VNM_FRAME_F_VNET only (valid until rx_done) */
 };
+
+/*
+ * The frame carries offloads in a virtio-net header (struct virtio_net_hdr_mrg of
+ * daemon/vhost/vhost.h, 12 bytes, validated by the source port): a partial checksum
+ * (NEEDS_CSUM) and/or GSO. The header is NOT part of frag[]/len, which hold the
+ * Ethernet frame only. A destination without a header (vnet_hdr_len 0) completes
+ * the checksum or drops a GSO frame (counted in drop_gso); a virtio destination
+ * passes the header on. Frames with no offload never set the flag.
+ */
+#define VNM_FRAME_F_VNET 0x1
 
 struct vnm_dport;
 
@@ -71,6 +82,7 @@ struct vnm_dport {
 	int sw_idx;                      /* index on its switch, -1 when detached */
 	uint32_t flags;                  /* VNM_PI_* (VNM_PI_LOSSLESS: never drop our frames on full) */
 	struct vnm_ctl_port_stats stats; /* written by the switch thread only; read racily */
+	uint16_t vnet_hdr_len;           /* virtio-net header length of the port's peer: 0, 12 */
 };
 
 #endif /* VNM_DAEMON_PORT_H */

@@ -35,6 +35,7 @@ enum vnm_ctl_type {
 	VNM_CTL_STATS = 7,  /* req: vnm_ctl_name_req (port or switch; empty = all); rep: vnm_ctl_port_stats[] */
 	VNM_CTL_FDB = 8,    /* req: vnm_ctl_name_req "valeX"; rep: vnm_ctl_fdb_entry[] */
 	VNM_CTL_INFO = 9,   /* req: vnm_ctl_name_req port; rep: vnm_ctl_port_info (vale-ctl -g) */
+	VNM_CTL_VHOST = 10, /* req: vnm_ctl_vhost_req: persistent vhost-user port (vale-ctl -n NAME --vhost-user PATH) */
 	VNM_CTL_TYPE_MAX
 };
 
@@ -54,6 +55,21 @@ struct vnm_ctl_name_req {
 
 #define VNM_CTL_F_HOST 0x1 /* attach with the host stack (vale-ctl -h), later */
 
+/*
+ * VNM_CTL_VHOST: create a persistent port NAME served as a vhost-user socket at path
+ * (a virtio-net front-end: QEMU, DPDK virtio-user). Default: vnetmapd is the socket
+ * client and reconnects every second (QEMU: -chardev socket,path=P,server=on);
+ * VNM_VHOST_SERVER: vnetmapd listens at path. Attach it with VNM_CTL_ATTACH.
+ */
+#define VNM_VHOST_PATH_MAX 108 /* sun_path */
+struct vnm_ctl_vhost_req {
+	char name[64];                 /* [A-Za-z0-9_]{1,47}, NUL-terminated */
+	char path[VNM_VHOST_PATH_MAX]; /* NUL-terminated */
+	uint32_t flags;                /* VNM_VHOST_* */
+	uint32_t pad;
+};
+#define VNM_VHOST_SERVER 0x1
+
 struct vnm_ctl_open_req {
 	char spec[VNM_PORTSPEC_MAX]; /* full port spec, NUL-terminated, parsed by the daemon */
 	uint32_t flags;              /* reserved, 0 */
@@ -63,6 +79,7 @@ struct vnm_ctl_open_req {
 enum vnm_port_kind {
 	VNM_KIND_VALE = 1,
 	VNM_KIND_PIPE = 2,
+	VNM_KIND_VHOST = 3, /* a persistent VALE port served as vhost-user (not OPENable) */
 };
 
 /*
@@ -113,7 +130,8 @@ struct vnm_ctl_port_stats {
 	uint64_t drop_bad_slot;        /* invalid buf_idx/len on the datapath */
 	uint64_t ring_resets;          /* rings reset after a client violation */
 	uint64_t fdb_moves;            /* a learned MAC moved to this port */
-	uint64_t pad[5];
+	uint64_t drop_gso;             /* offloaded (GSO) frame to a port that cannot take it */
+	uint64_t pad[4];
 };
 
 struct vnm_ctl_fdb_entry {
