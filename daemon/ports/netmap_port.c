@@ -337,7 +337,8 @@ static int nm_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 			}
 			copy_frag((uint8_t *)vnm_kring_buf(k, b), f->frag[0], len);
 			__atomic_store_n(&s->len, (uint16_t)len, __ATOMIC_RELAXED);
-			__atomic_store_n(&s->flags, (uint16_t)(1 << NS_PORT_SHIFT), __ATOMIC_RELAXED);
+			__atomic_store_n(&s->flags, (uint16_t)(1 << NS_PORT_SHIFT),
+					 __ATOMIC_RELAXED);
 			tail = ring_next(tail, nslots);
 			avail--;
 			bytes += len;

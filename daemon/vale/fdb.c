@@ -67,7 +67,8 @@ unsigned vnm_fdb_flush_port(struct vnm_fdb *f, unsigned port)
 		struct vnm_fdb_bucket *b = &f->b[i];
 		for (int w = 0; w < VNM_FDB_WAYS; w++) {
 			uint64_t e = b->ent[w];
-			if ((e & VNM_FDB_VALID) && ((e >> VNM_FDB_PORT_SHIFT) & 0xff) == (port & 0xff)) {
+			unsigned ep = (unsigned)((e >> VNM_FDB_PORT_SHIFT) & 0xff);
+			if ((e & VNM_FDB_VALID) && ep == (port & 0xff)) {
 				b->ent[w] = 0;
 				b->last_seen[w] = 0;
 				n++;

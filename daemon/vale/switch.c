@@ -179,7 +179,7 @@ static unsigned forward_batch(struct vnm_switch *sw, struct vnm_dport *p, unsign
 					ok = 0;
 			}
 			if (!ok) {
-				/* budgets taken from other ports for this frame are just not used */
+				/* budget taken from other ports for this frame: unused */
 				handled = i;
 				break;
 			}
@@ -484,7 +484,8 @@ int vnm_switch_fdb_dump(struct vnm_switch *sw, struct vnm_ctl_fdb_entry *out, in
 	ctl_lock(sw);
 	n = vnm_fdb_dump(&sw->fdb, tmp, max, now_ms());
 	for (int i = 0; i < n; i++) {
-		struct vnm_dport *q = tmp[i].port < VNM_SWITCH_MAX_PORTS ? sw->port[tmp[i].port] : NULL;
+		unsigned pi = tmp[i].port;
+		struct vnm_dport *q = pi < VNM_SWITCH_MAX_PORTS ? sw->port[pi] : NULL;
 		memset(&out[i], 0, sizeof(out[i]));
 		memcpy(out[i].mac, tmp[i].mac, 6);
 		out[i].port_idx = tmp[i].port;

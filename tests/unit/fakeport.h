@@ -15,6 +15,7 @@
 #include "vnetmap/csb.h"
 
 #define FP_MAX_RINGS 4
+#define FP_FN static __attribute__((unused))
 
 struct fakeport {
 	char *mem;
@@ -27,13 +28,13 @@ struct fakeport {
 	struct vnm_dport *dp;
 };
 
-static __attribute__((unused)) inline void fp_set_u32(const uint32_t *p, uint32_t v)
+FP_FN inline void fp_set_u32(const uint32_t *p, uint32_t v)
 {
 	*(uint32_t *)p = v;
 }
 
 /* nslots per ring, nbufs buffers of buf_size (each slot gets its own buffer). */
-static __attribute__((unused)) struct fakeport *fp_create(const char *name, unsigned ntx, unsigned nrx, unsigned nslots,
+FP_FN struct fakeport *fp_create(const char *name, unsigned ntx, unsigned nrx, unsigned nslots,
 				  unsigned buf_size, uint32_t flags)
 {
 	struct fakeport *fp = calloc(1, sizeof(*fp));
@@ -84,30 +85,30 @@ static __attribute__((unused)) struct fakeport *fp_create(const char *name, unsi
 	return fp;
 }
 
-static __attribute__((unused)) void fp_destroy(struct fakeport *fp)
+FP_FN void fp_destroy(struct fakeport *fp)
 {
 	vnm_nmport_destroy(fp->dp);
 	free(fp->mem);
 	free(fp);
 }
 
-static __attribute__((unused)) inline uint32_t fp_next(struct fakeport *fp, uint32_t i)
+FP_FN inline uint32_t fp_next(struct fakeport *fp, uint32_t i)
 {
 	return i + 1 == fp->nslots ? 0 : i + 1;
 }
 
-static __attribute__((unused)) inline struct netmap_slot *fp_slot(struct fakeport *fp, int dir, unsigned ri, uint32_t i)
+FP_FN inline struct netmap_slot *fp_slot(struct fakeport *fp, int dir, unsigned ri, uint32_t i)
 {
 	return &fp->ring[dir][ri]->slot[i];
 }
 
-static __attribute__((unused)) inline char *fp_buf(struct fakeport *fp, uint32_t idx)
+FP_FN inline char *fp_buf(struct fakeport *fp, uint32_t idx)
 {
 	return fp->buf_base + (size_t)idx * fp->buf_size;
 }
 
 /* Client: free TX slots = hwtail - head. */
-static __attribute__((unused)) uint32_t fp_tx_space(struct fakeport *fp, unsigned ri)
+FP_FN uint32_t fp_tx_space(struct fakeport *fp, unsigned ri)
 {
 	uint32_t t = vnm_csb_app_hwtail(fp->ktoa[0][ri]);
 	uint32_t h = fp->head[0][ri];
@@ -118,7 +119,7 @@ static __attribute__((unused)) uint32_t fp_tx_space(struct fakeport *fp, unsigne
  * Client: put one frame of len bytes (byte i = pat + i) in TX ring ri, frag bytes
  * per slot. Does not publish. Returns slots used or -1 if no space.
  */
-static __attribute__((unused)) int fp_tx_put(struct fakeport *fp, unsigned ri, const uint8_t *data, unsigned len,
+FP_FN int fp_tx_put(struct fakeport *fp, unsigned ri, const uint8_t *data, unsigned len,
 		     unsigned frag)
 {
 	unsigned nsl = len == 0 ? 1 : (len + frag - 1) / frag;
@@ -138,20 +139,20 @@ static __attribute__((unused)) int fp_tx_put(struct fakeport *fp, unsigned ri, c
 	return (int)nsl;
 }
 
-static __attribute__((unused)) void fp_publish(struct fakeport *fp, int dir, unsigned ri)
+FP_FN void fp_publish(struct fakeport *fp, int dir, unsigned ri)
 {
 	vnm_csb_app_publish(fp->atok[dir][ri], fp->head[dir][ri], fp->head[dir][ri]);
 }
 
 /* Client after a reset: its head follows the kernel's hwcur. */
-static __attribute__((unused)) void fp_resync(struct fakeport *fp, int dir, unsigned ri)
+FP_FN void fp_resync(struct fakeport *fp, int dir, unsigned ri)
 {
 	fp->head[dir][ri] = __atomic_load_n(&fp->ktoa[dir][ri]->hwcur, __ATOMIC_ACQUIRE);
 	fp_publish(fp, dir, ri);
 }
 
 /* Client: RX slots available [head, hwtail). */
-static __attribute__((unused)) uint32_t fp_rx_avail(struct fakeport *fp, unsigned ri)
+FP_FN uint32_t fp_rx_avail(struct fakeport *fp, unsigned ri)
 {
 	uint32_t t = vnm_csb_app_hwtail(fp->ktoa[1][ri]);
 	uint32_t h = fp->head[1][ri];
@@ -162,7 +163,7 @@ static __attribute__((unused)) uint32_t fp_rx_avail(struct fakeport *fp, unsigne
  * Client: take one frame from RX ring ri into out (max bytes). Returns its length,
  * -1 if none; *nslots gets its slot count. Releases the slots (publishes).
  */
-static __attribute__((unused)) int fp_rx_get(struct fakeport *fp, unsigned ri, uint8_t *out, unsigned max, unsigned *nslots)
+FP_FN int fp_rx_get(struct fakeport *fp, unsigned ri, uint8_t *out, unsigned max, unsigned *nslots)
 {
 	unsigned avail = fp_rx_avail(fp, ri), k = 0, len = 0;
 	uint32_t h = fp->head[1][ri];
@@ -185,13 +186,13 @@ static __attribute__((unused)) int fp_rx_get(struct fakeport *fp, unsigned ri, u
 	return (int)len;
 }
 
-static __attribute__((unused)) void fp_fill(uint8_t *d, unsigned len, unsigned pat)
+FP_FN void fp_fill(uint8_t *d, unsigned len, unsigned pat)
 {
 	for (unsigned i = 0; i < len; i++)
 		d[i] = (uint8_t)(pat + i * 7);
 }
 
-static __attribute__((unused)) int fails;
+static int fails __attribute__((unused));
 #define CHECK(c)                                                                          \
 	do {                                                                              \
 		if (!(c)) {                                                               \
