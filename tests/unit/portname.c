@@ -252,6 +252,69 @@ static int test_lengths(void)
 	return fails;
 }
 
+/*
+ * Random names built from grammar fragments and stray bytes: never a crash (run it
+ * under ASan), and whatever is accepted satisfies the invariants the daemon relies on.
+ */
+static int test_random(void)
+{
+	static const char *frag[] = {
+		"netmap", "vale", "vale0", ":", "a", "pipe0", "_", "{", "}", "1", "0", "65535",
+		"4294967296", "-", "^", "*", "/", "x", "z", "R", "T", "rt", "@", "conf:", "rings=",
+		"slots=", "tx-rings=", "lossless=", ",", "=", "2048", "16", "17", "\xff", " ", ".",
+	};
+	char spec[300], err[128];
+	struct vnm_portname pn;
+	unsigned seed = 12345, fails = 0, accepted = 0;
+
+	for (int iter = 0; iter < 200000 && fails < 5; iter++) {
+		size_t len = 0;
+		int nf = 1 + (int)((seed = seed * 1103515245 + 12345) >> 16) % 12;
+		for (int i = 0; i < nf; i++) {
+			const char *f = frag[((seed = seed * 1103515245 + 12345) >> 16) %
+					     (sizeof(frag) / sizeof(frag[0]))];
+			size_t fl = strlen(f);
+			if (len + fl >= sizeof(spec))
+				break;
+			memcpy(spec + len, f, fl);
+			len += fl;
+		}
+		spec[len] = '\0';
+		/* most random names fail at the prefix: force a valid one half of the time */
+		if (iter & 1) {
+			memmove(spec + 7, spec, len + 1 < sizeof(spec) - 7 ? len + 1 : sizeof(spec) - 7);
+			memcpy(spec, "vale0:p", 7);
+			spec[sizeof(spec) - 1] = '\0';
+		}
+		int r = vnm_portname_parse(spec, &pn, err, sizeof(err));
+		if (r != 0) {
+			if (r != -EINVAL || !err[0]) {
+				fprintf(stderr, "FAIL random '%s': ret %d, message '%s'\n", spec, r, err);
+				fails++;
+			}
+			continue;
+		}
+		accepted++;
+		char base[200];
+		snprintf(base, sizeof(base), "%s:%s", pn.is_vale ? pn.sw : "netmap", pn.port);
+		if (strcmp(base, pn.base) || strlen(pn.base) >= 64 || !pn.port[0] ||
+		    pn.ring_id < -1 || pn.ring_id >= VNM_MAX_RINGS || pn.tx_rings > VNM_MAX_RINGS ||
+		    pn.rx_rings > VNM_MAX_RINGS ||
+		    (pn.tx_slots && (pn.tx_slots < VNM_MIN_SLOTS || pn.tx_slots > VNM_MAX_SLOTS)) ||
+		    (pn.nr_flags & NR_RX_RINGS_ONLY && pn.nr_flags & NR_TX_RINGS_ONLY) ||
+		    (pn.pipe_role && pn.nr_mode != NR_REG_PIPE_MASTER && pn.nr_mode != NR_REG_PIPE_SLAVE)) {
+			fprintf(stderr, "FAIL random '%s' accepted with bad fields (base '%s')\n", spec,
+				pn.base);
+			fails++;
+		}
+	}
+	if (accepted < 1000) {
+		fprintf(stderr, "FAIL random: only %u names accepted, generator broken\n", accepted);
+		fails++;
+	}
+	return (int)fails;
+}
+
 int main(void)
 {
 	int fails = 0;
@@ -259,5 +322,6 @@ int main(void)
 	fails += test_good();
 	fails += test_bad();
 	fails += test_lengths();
+	fails += test_random();
 	return fails ? 1 : 0;
 }
