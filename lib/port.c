@@ -474,6 +474,11 @@ int vnm_poll(struct vnm_port *d, short events, int timeout_ms)
 	int mask, r;
 
 	events &= POLLIN | POLLOUT;
+	/* a direction without bound rings never becomes ready (and must not spin) */
+	if (!has_tx(d))
+		events &= ~POLLOUT;
+	if (!has_rx(d))
+		events &= ~POLLIN;
 	for (;;) {
 		r = sync_dirs(d, events);
 		if (r == -EIO)

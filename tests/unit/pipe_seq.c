@@ -198,6 +198,30 @@ static void test_open_errors(void)
 out:;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* /R binds no TX ring: POLLOUT never becomes true and vnm_poll must sleep, not spin. */
+static void test_rx_only(void)
+{
+	struct vnm_port *d = open_port("vale0:r/R");
+	CHECK(d, "open vale0:r/R");
+	CHECK(d->first_tx_ring > d->last_tx_ring && d->first_rx_ring <= d->last_rx_ring,
+	      "ring ranges tx %u-%u rx %u-%u", d->first_tx_ring, d->last_tx_ring, d->first_rx_ring,
+	      d->last_rx_ring);
+	double t0 = now_s();
+	int r = vnm_poll(d, POLLOUT, 100);
+	double dt = now_s() - t0;
+	CHECK(r == 0 && dt > 0.08, "POLLOUT on /R: %d after %.3f s", r, dt);
+	CHECK(vnm_poll(d, POLLIN, 20) == 0, "POLLIN on an idle port");
+out:
+	vnm_port_close(d);
+}
+
 /* ---- pipe: sender in this process, receiver in a child ---- */
 
 static int send_seq(struct vnm_port *d, uint64_t first, uint64_t count)
@@ -335,6 +359,7 @@ int main(void)
 		return ret;
 	}
 	test_open_errors();
+	test_rx_only();
 	if (!fails)
 		test_pipe("netmap:p{1", "netmap:p}1", 0, NPKTS);
 	/* both ends reopened: the rings carry on where the last binders left them */
