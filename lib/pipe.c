@@ -197,11 +197,14 @@ static void notify_peer(struct vnm_pipe_state *ps)
 	(void)r;
 }
 
+/* Empty the peer's filler(s): a read shorter than the buffer emptied the stream. */
 static void drain_peer(struct vnm_pipe_state *ps)
 {
-	char buf[VNM_NOTIFY_FILL];
-	while (recv(ps->peer_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		;
+	char buf[4 * VNM_NOTIFY_FILL];
+	ssize_t r;
+	do
+		r = recv(ps->peer_fd, buf, sizeof(buf), MSG_DONTWAIT);
+	while (r == (ssize_t)sizeof(buf));
 }
 
 /*

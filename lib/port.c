@@ -316,8 +316,12 @@ static size_t drain_fd(int fd)
 	size_t total = 0;
 	ssize_t n;
 
-	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-		total += (size_t)n;
+	/* a read shorter than the buffer emptied the stream: one system call as a rule */
+	do {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			total += (size_t)n;
+	} while (n == (ssize_t)sizeof(buf));
 	return total;
 }
 
