@@ -262,6 +262,91 @@ static inline void copy_frag(uint8_t *dst, const uint8_t *src, uint32_t len)
 	memmove(dst, src, len);
 }
 
+/*
+ * Offloads (port.h, VNM_FRAME_F_VNET): a netmap client has no virtio-net header
+ * (vnet_hdr_len 0), so a partial checksum is completed here and a GSO frame is
+ * dropped (drop_gso). The header layout is virtio's (little endian, 12 bytes); the
+ * source port validated it, and we still read each field once and bound-check it.
+ */
+struct nm_vnet_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+};
+#define NM_VNET_F_NEEDS_CSUM 1
+#define NM_VNET_GSO_ECN 0x80
+
+/* One's complement sum of the frame from start to the end, folded, complemented. */
+static uint16_t frame_csum(const struct vnm_frame *f, uint32_t start)
+{
+	uint64_t sum = 0;
+	uint32_t off = 0;
+
+	for (unsigned g = 0; g < f->nfrags; off += f->frag_len[g], g++) {
+		const uint8_t *q = f->frag[g];
+		uint32_t n = f->frag_len[g];
+
+		if (off + n <= start)
+			continue;
+		if (start > off) {
+			q += start - off;
+			n -= start - off;
+		}
+		/* bytes at an odd distance from start are the low half of a word */
+		if (((uint32_t)(q - f->frag[g]) + off - start) & 1) {
+			sum += q[0];
+			q++;
+			n--;
+		}
+		for (; n >= 2; q += 2, n -= 2)
+			sum += (uint32_t)q[0] << 8 | q[1];
+		if (n)
+			sum += (uint32_t)q[0] << 8;
+	}
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	uint16_t r = (uint16_t)~sum;
+	return r ? r : 0xffff; /* Linux: a computed 0 is sent as 0xffff */
+}
+
+/*
+ * Returns 0 with *pos = frame offset of the checksum to write (or -1: none) and
+ * *val its value (host order of the big-endian field), or -1: drop (GSO, bad header).
+ */
+static int vnet_prepare(const struct vnm_frame *f, int32_t *pos, uint16_t *val)
+{
+	struct nm_vnet_hdr h;
+
+	*pos = -1;
+	if (!f->vnet_hdr)
+		return 0;
+	memcpy(&h, f->vnet_hdr, sizeof(h)); /* once */
+	if ((h.gso_type & ~NM_VNET_GSO_ECN) != 0)
+		return -1; /* no segmentation for netmap clients */
+	if (!(h.flags & NM_VNET_F_NEEDS_CSUM))
+		return 0;
+	if ((uint32_t)h.csum_start + h.csum_offset + 2 > f->len)
+		return -1;
+	*pos = (int32_t)(h.csum_start + h.csum_offset);
+	*val = frame_csum(f, h.csum_start);
+	return 0;
+}
+
+/* Write the checksum bytes that fall in the chunk [cstart, cstart + clen) of the frame. */
+static inline void patch_chunk(uint8_t *dst, uint32_t cstart, uint32_t clen, int32_t pos,
+			       uint16_t val)
+{
+	for (uint32_t b = 0; b < 2; b++) {
+		uint32_t at = (uint32_t)pos + b;
+		if (at >= cstart && at < cstart + clen)
+			dst[at - cstart] = b ? (uint8_t)val : (uint8_t)(val >> 8);
+	}
+}
+
 /* Refresh the client's head on an rx ring: release the slots it gave back. */
 static inline void rx_refresh(struct nmport *np, unsigned ri)
 {
@@ -307,7 +392,7 @@ static int nm_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 	uint32_t tail, avail, nslots, bs;
 	uint64_t bytes = 0;
 	uint32_t badb = 0;
-	unsigned i;
+	unsigned i, skipped = 0;
 	int bad = 0;
 
 	if (unlikely(np->nrx == 0))
@@ -326,7 +411,7 @@ static int nm_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 
 		if (i + 1 < n) /* the next frame's header; its slot is next to ours */
 			__builtin_prefetch(frames[idx[i + 1]].frag[0]);
-		if (likely(f->nfrags == 1 && len <= bs)) {
+		if (likely((f->nfrags == 1) & (len <= bs) & (f->flags == 0))) {
 			if (unlikely(avail == 0))
 				break;
 			struct netmap_slot *s = &slots[tail];
@@ -344,7 +429,14 @@ static int nm_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 			bytes += len;
 			continue;
 		}
-		/* several destination slots and/or several source fragments */
+		/* several destination slots and/or source fragments, or offloads */
+		int32_t ppos = -1;
+		uint16_t pval = 0;
+		if (unlikely(f->flags & VNM_FRAME_F_VNET) && vnet_prepare(f, &ppos, &pval) < 0) {
+			p->stats.drop_gso++;
+			skipped++; /* handled: not for the switch to count again */
+			continue;
+		}
 		uint32_t need = len == 0 ? 1 : (len + bs - 1) / bs;
 		if (need > avail)
 			break; /* does not fit entirely: not delivered */
@@ -376,6 +468,8 @@ static int nm_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 				if (fi == f->nfrags)
 					break;
 			}
+			if (ppos >= 0)
+				patch_chunk(dst, sidx * bs, put, ppos, pval);
 			__atomic_store_n(&s->len, (uint16_t)put, __ATOMIC_RELAXED);
 			__atomic_store_n(&s->flags,
 					 (uint16_t)((cnt << NS_PORT_SHIFT) |
@@ -395,12 +489,12 @@ bad_slot:
 		bad = 1;
 		break;
 	}
-	if (i) {
+	if (i > skipped) {
 		if (!bad)
 			np->rx_bad0[ri] = 0;
 		k->nr_hwtail = tail;
 		np->rx_touched[ri] = 1;
-		p->stats.tx_packets += i;
+		p->stats.tx_packets += i - skipped;
 		p->stats.tx_bytes += bytes;
 	}
 	/* dropped for a bad slot counts as taken: the switch must not count them again */

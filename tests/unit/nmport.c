@@ -560,12 +560,99 @@ static void test_random(void)
 	fp_destroy(fp);
 }
 
+/* fold(sum of the delivered bytes [start, len) + the pseudo-header partial) == 0xffff */
+static int csum_ok(const uint8_t *d, uint32_t len, uint32_t start, uint16_t partial)
+{
+	uint64_t sum = partial;
+	for (uint32_t i = start; i < len; i++)
+		sum += (uint32_t)d[i] << (((i - start) & 1) ? 0 : 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+/* Offloaded frames (VNM_FRAME_F_VNET) to a netmap client: checksum completed, GSO dropped. */
+static void test_offload(void)
+{
+	struct fakeport *fp = fp_create("t:vnet", 1, 1, 64, 2048, 0);
+	struct vnm_dport *p = fp->dp;
+	static uint8_t d[6000], out[8000];
+	uint16_t idx[4] = { 0, 1, 2, 3 };
+	struct nm_vnet_hdr h;
+	unsigned nsl;
+
+	/* one slot, one fragment: UDP checksum at 34 + 6, partial 0x1234 in the field */
+	fp_fill(d, 200, 11);
+	d[40] = 0x12;
+	d[41] = 0x34;
+	memset(&h, 0, sizeof(h));
+	h.flags = NM_VNET_F_NEEDS_CSUM;
+	h.csum_start = 34;
+	h.csum_offset = 6;
+	mkframe(&frames[0], d, 200, 2048);
+	frames[0].flags = VNM_FRAME_F_VNET;
+	frames[0].vnet_hdr = &h;
+	CHECK(p->ops->deliver(p, frames, idx, 1) == 1);
+	p->ops->deliver_flush(p);
+	CHECK(fp_rx_get(fp, 0, out, sizeof(out), &nsl) == 200 && nsl == 1);
+	CHECK(csum_ok(out, 200, 34, 0x1234));
+	CHECK(!memcmp(out, d, 40) && !memcmp(out + 42, d + 42, 200 - 42));
+
+	/* odd-sized source fragments (33, 33, ...) */
+	mkframe(&frames[0], d, 200, 33);
+	frames[0].flags = VNM_FRAME_F_VNET;
+	frames[0].vnet_hdr = &h;
+	CHECK(p->ops->deliver(p, frames, idx, 1) == 1);
+	p->ops->deliver_flush(p);
+	CHECK(fp_rx_get(fp, 0, out, sizeof(out), &nsl) == 200 && nsl == 1);
+	CHECK(csum_ok(out, 200, 34, 0x1234));
+
+	/* 5001 bytes over 3 slots, odd start, the field straddling two slots (2047, 2048) */
+	fp_fill(d, 5001, 3);
+	h.csum_start = 2041;
+	h.csum_offset = 6;
+	d[2047] = 0xab;
+	d[2048] = 0xcd;
+	mkframe(&frames[0], d, 5001, 1001);
+	frames[0].flags = VNM_FRAME_F_VNET;
+	frames[0].vnet_hdr = &h;
+	CHECK(p->ops->deliver(p, frames, idx, 1) == 1);
+	p->ops->deliver_flush(p);
+	CHECK(fp_rx_get(fp, 0, out, sizeof(out), &nsl) == 5001 && nsl == 3);
+	CHECK(csum_ok(out, 5001, 2041, 0xabcd));
+	CHECK(!memcmp(out, d, 2047) && !memcmp(out + 2049, d + 2049, 5001 - 2049));
+
+	/* GSO: dropped (drop_gso), taken; a bad csum position: dropped; no offload: as is */
+	struct nm_vnet_hdr g = { .gso_type = 1, .gso_size = 1448 }, bad = h, none = { 0 };
+	bad.csum_start = 4999;
+	mkframe(&frames[0], d, 3000, 2048);
+	frames[0].flags = VNM_FRAME_F_VNET;
+	frames[0].vnet_hdr = &g;
+	mkframe(&frames[1], d, 60, 2048);
+	mkframe(&frames[2], d, 3000, 2048);
+	frames[2].flags = VNM_FRAME_F_VNET;
+	frames[2].vnet_hdr = &bad;
+	mkframe(&frames[3], d, 100, 2048);
+	frames[3].flags = VNM_FRAME_F_VNET;
+	frames[3].vnet_hdr = &none;
+	uint64_t tx0 = p->stats.tx_packets;
+	CHECK(p->ops->deliver(p, frames, idx, 4) == 4);
+	p->ops->deliver_flush(p);
+	CHECK(p->stats.drop_gso == 2);
+	CHECK(p->stats.tx_packets == tx0 + 2);
+	CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 60);
+	CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 100 && !memcmp(out, d, 100));
+	CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) < 0);
+	fp_destroy(fp);
+}
+
 int main(void)
 {
 	test_tx();
 	test_multi_ring();
 	test_deliver();
 	test_notify();
+	test_offload();
 	test_random();
 	return fails ? 1 : 0;
 }
