@@ -20,6 +20,14 @@
  * Busy path: no system call while ports keep producing (clock_gettime is vDSO).
  * Idle: spin VNM_SPIN_US (default 20) re-checking, then sleep_prepare on every
  * port (need-kick flags + re-check, the Dekker pattern of csb.h), then epoll_wait.
+ *
+ * Lossless sources (VNM_PI_LOSSLESS): before a frame is queued, every destination
+ * must have room for it (ops->space once per destination per batch, then counted
+ * down; a frame over VNM_BUF_SIZE_DEFAULT bytes is counted as that many slots). The
+ * batch stops at the first frame that does not fit; the rest stays in the source
+ * ring and is retried when the destination frees slots (its ports arm their rx
+ * need-kick). A lossless source waits as long as a destination does not drain,
+ * including a port with no client (as a netmap pipe waits for its peer).
  */
 #include <errno.h>
 #include <pthread.h>
