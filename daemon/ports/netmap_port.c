@@ -529,6 +529,9 @@ static unsigned nm_space(struct vnm_dport *p)
 
 	if (np->nrx == 0)
 		return 0;
+	/* nobody bound rx ring 0: a lossless sender must not wait for us (deliver drops) */
+	if (__atomic_load_n(&np->rx_notify[0], __ATOMIC_ACQUIRE) < 0)
+		return VNM_BATCH_MAX * NM_MAX_FRAGS;
 	np->rx_want_kick = 1; /* a lossless source may wait on us: arm rx before sleeping */
 	rx_refresh(np, 0);
 	return rx_free(&np->rx[0]);

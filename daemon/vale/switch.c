@@ -26,8 +26,8 @@
  * down; a frame over VNM_BUF_SIZE_DEFAULT bytes is counted as that many slots). The
  * batch stops at the first frame that does not fit; the rest stays in the source
  * ring and is retried when the destination frees slots (its ports arm their rx
- * need-kick). A lossless source waits as long as a destination does not drain,
- * including a port with no client (as a netmap pipe waits for its peer).
+ * need-kick). A lossless source waits as long as a destination's client does not
+ * drain its rx ring (a port with no client bound to it does not hold it back).
  */
 #include <errno.h>
 #include <pthread.h>

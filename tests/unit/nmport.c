@@ -274,6 +274,11 @@ static void test_deliver(void)
 
 	for (int i = 0; i < 128; i++)
 		idx[i] = (uint16_t)i;
+	/* no client bound to rx ring 0: unlimited for lossless senders */
+	CHECK(p->ops->space(p) > 1000);
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	vnm_nmport_set_notify(p, 1, 0, sv[0]);
 	CHECK(p->ops->space(p) == 63);
 
 	/* 9000 bytes from 3 source fragments of 3000: 5 slots, MOREFRAG on 4 */
@@ -406,6 +411,8 @@ static void test_deliver(void)
 		fp_resync(fp, 1, 0);
 		CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 60);
 	}
+	close(sv[0]);
+	close(sv[1]);
 	fp_destroy(fp);
 }
 
@@ -450,6 +457,7 @@ static void test_notify(void)
 	vnm_csb_app_arm(fp->atok[1][0], fp->ktoa[1][0]);
 	p->ops->deliver(p, frames, idx, 1);
 	p->ops->deliver_flush(p);
+	vnm_nmport_set_notify(p, 1, 0, sv[0]);
 
 	/* sleep_prepare: idle -> 0 and need-kick set; new head -> 1; wake clears */
 	CHECK(p->ops->sleep_prepare(p) == 0);

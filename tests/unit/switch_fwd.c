@@ -256,6 +256,10 @@ int main(void)
 		settle();
 		drain(0, NULL, NULL);
 		drain(2, NULL, NULL);
+		/* b has a client on its rx ring; c has none and must not hold a back */
+		int sv[2];
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+		vnm_nmport_set_notify(fp[1]->dp, 1, 0, sv[0]);
 		uint64_t full0 = fp[1]->dp->stats.drop_full;
 		unsigned sent = 0, got = 0;
 		for (int t = 0; t < 5000 && got < 300; t++) {
@@ -270,6 +274,23 @@ int main(void)
 		CHECK(sent == 300 && got == 300);
 		CHECK(fp[1]->dp->stats.drop_full == full0);
 		CHECK(fp[0]->dp->stats.rx_packets >= 300);
+		/* broadcast from lossless a: b (client) gets all, c (none) fills then drops */
+		uint64_t c0 = fp[2]->dp->stats.tx_packets + fp[2]->dp->stats.drop_full;
+		sent = got = 0;
+		for (int t = 0; t < 5000 && got < 200; t++) {
+			while (sent < 200 && fp_tx_space(fp[0], 0) > 0) {
+				send_frame(0, BCAST, MAC[0], 60, 2048);
+				sent++;
+			}
+			got += drain(1, BCAST, MAC[0]);
+			msleep(1);
+		}
+		CHECK(sent == 200 && got == 200);
+		settle();
+		CHECK(fp[2]->dp->stats.tx_packets + fp[2]->dp->stats.drop_full - c0 == 200);
+		vnm_nmport_set_notify(fp[1]->dp, 1, 0, -1);
+		close(sv[0]);
+		close(sv[1]);
 	}
 
 	for (int i = 0; i < NP; i++) {
