@@ -83,7 +83,9 @@ static void settle(void)
 			break;
 		msleep(1);
 	}
-	msleep(20); /* deliver_flush follows rx_done in the same round */
+	/* deliver_flush follows rx_done in the same round, under the switch lock */
+	ctl_lock(sw);
+	ctl_unlock(sw);
 }
 
 /* Drain port i's RX; returns frames; checks the first has dst/src. */
