@@ -403,6 +403,10 @@ static int nm_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 	avail = rx_free(k);
 	nslots = k->num_slots;
 	bs = k->buf_size;
+	if (unlikely(bs == 0))
+		return 0;
+	if (unlikely(bs > UINT16_MAX))
+		bs = UINT16_MAX; /* slot.len is 16 bits */
 	struct netmap_slot *slots = k->ring->slot;
 
 	for (i = 0; i < n; i++) {
