@@ -229,6 +229,61 @@ int main(void)
 		CHECK(drain(1, NULL, NULL) == 63);
 	}
 
+	/* a flooding port does not starve another (bounded batch per port per round) */
+	{
+		unsigned got = 0, csent = 0;
+		for (int r = 0; r < 200 && (csent < 10 || got < 10); r++) {
+			while (fp_tx_space(fp[0], 0) > 0)
+				send_frame(0, MAC[2], MAC[0], 60, 2048); /* to c, which never reads */
+			if (csent < 10 && fp_tx_space(fp[2], 0) > 0) {
+				send_frame(2, MAC[1], MAC[2], 60, 2048);
+				csent++;
+			}
+			got += drain(1, MAC[1], MAC[2]);
+		}
+		settle();
+		got += drain(1, MAC[1], MAC[2]);
+		CHECK(csent == 10 && got == 10);
+		CHECK(fp[2]->dp->stats.drop_full > 0);
+		drain(2, NULL, NULL);
+	}
+
+	/* random source MACs fill the table: bounded, evictions counted */
+	{
+		struct vnm_switch_fdb_counters c;
+		unsigned seed = 7;
+		for (int k = 0; k < 6000; k++) {
+			uint8_t m[6];
+			for (int j = 0; j < 6; j++) {
+				seed = seed * 1103515245u + 12345u;
+				m[j] = (uint8_t)(seed >> 16);
+			}
+			m[0] &= 0xfe;
+			if (fp_tx_space(fp[2], 0) == 0) {
+				settle();
+				drain(0, NULL, NULL);
+				drain(1, NULL, NULL);
+			}
+			send_frame(2, BCAST, m, 60, 2048);
+		}
+		settle();
+		drain(0, NULL, NULL);
+		drain(1, NULL, NULL);
+		vnm_switch_fdb_counters(sw, &c);
+		CHECK(c.evictions > 0 && c.entries <= VNM_FDB_ENTRIES && c.learned >= 6000);
+		/* the real stations announce themselves again */
+		for (int i = 0; i < NP; i++) {
+			send_frame(i, BCAST, MAC[i], 60, 2048);
+			settle();
+			for (int j = 0; j < NP; j++)
+				drain(j, NULL, NULL);
+		}
+		send_frame(0, MAC[1], MAC[0], 60, 2048);
+		settle();
+		CHECK(drain(1, MAC[1], MAC[0]) == 1);
+		CHECK(drain(2, NULL, NULL) == 0);
+	}
+
 	/* detach b: its MACs are flushed, frames to b now flood to c only */
 	vnm_switch_detach(sw, fp[1]->dp);
 	CHECK(fp[1]->dp->sw_idx == -1 && vnm_switch_nports(sw) == 2);
