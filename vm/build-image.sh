@@ -153,7 +153,7 @@ mapfile -t LIBS < <(printf '%s\n' "${LIBS[@]}" | sort -u)
 manifest() {
 	echo "kernel $KPKG $KVERS"
 	echo "modules $(echo $MODULES)"
-	sha256sum "$0" "$HERE/guest/init" "$HERE/guest/lib.sh" "$BUSYBOX" | sed "s#$HERE/##"
+	sha256sum "$HERE/$(basename "$0")" "$HERE/guest/init" "$HERE/guest/lib.sh" "$BUSYBOX" | sed "s#$HERE/##"
 	local b
 	for b in "${BINS[@]}"; do
 		echo "bin $(sha256sum "${b%% *}" | cut -d' ' -f1) $b"

@@ -199,7 +199,7 @@ while kill -0 "$QPID" 2>/dev/null; do
 		rc=124
 		break
 	fi
-	sleep 0.1
+	sleep 0.05
 done
 if [ -n "$QPID" ]; then
 	wait "$QPID"
@@ -217,7 +217,9 @@ if [ -z "$rc" ]; then
 		rc=125
 	fi
 fi
+# boot-to-script: host wall time since QEMU started (when the poll saw it) and guest uptime
 tr=?
 [ -n "$tready" ] && tr=$(el "$tready")
-echo "guest $NAME: ready after $tr s, done after $(el "$t1") s, rc $rc" >&2
+up=$(sed -n -E 's/^VNM-GUEST-READY uptime=([0-9.]+).*/\1/p' "$LOG" | head -n 1)
+echo "guest $NAME: ready after $tr s (guest uptime ${up:-?} s), done after $(el "$t1") s, rc $rc" >&2
 exit "$rc"

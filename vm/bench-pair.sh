@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# vm/bench-pair.sh MODE [options] - two guests, one attachment, the benchmark columns.
+#
+# MODE:
+#   tap          virtio-net, QEMU user-space back-end (vhost=off), TAPs on a Linux bridge
+#                in a private netns (the baseline row)
+#   tap-e1000    the same with e1000 NICs
+#   stream       virtio-net, guest A's -netdev stream listens on a UNIX socket, B connects
+#   testpmd      virtio-net on vhost-user sockets served by DPDK testpmd (io forwarding
+#                between its two net_vhost ports; QEMU is the client)
+#   vhost-user SOCK_A SOCK_B [--server]
+#                virtio-net on two vhost-user sockets someone else serves (vnetmapd);
+#                with --server QEMU listens (the vnetmapd default: start the guests, then
+#                let vnetmapd connect)
+# Options: --image DIR (default build/vm, built if needed), --tools BIN (build/bin),
+#   --time T (10 s per test), --tests "iperf rr pingf pktgen", --model virtio|e1000,
+#   --dev-opts ,K=V, --out DIR (keep logs there).
+# Prints one line "MODE iperf_mbps=.. rr_tps=.. rr_lat_us=.. pingf_avg_us=..
+# pktgen_tx_pps=.. pktgen_rx_pps=.. boot_s=.. accel=.." and exits 0 when both guests did.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+
+MODE=${1:?usage: $0 tap|tap-e1000|stream|testpmd|vhost-user SOCK_A SOCK_B [options]}
+shift
+SOCK_A= SOCK_B= SERVER=
+if [ "$MODE" = vhost-user ]; then
+	SOCK_A=${1:?SOCK_A}; SOCK_B=${2:?SOCK_B}; shift 2
+fi
+IMAGE=$HERE/../build/vm TOOLS= T=10 TESTS="iperf rr pingf pktgen" MODEL=virtio DEVOPTS= OUT=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--image) IMAGE=$2; shift ;;
+	--tools) TOOLS=$2; shift ;;
+	--time) T=$2; shift ;;
+	--tests) TESTS=$2; shift ;;
+	--model) MODEL=$2; shift ;;
+	--dev-opts) DEVOPTS=$2; shift ;;
+	--server) SERVER=--server ;;
+	--out) OUT=$2; shift ;;
+	*) echo "bench-pair: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ "$MODE" = tap-e1000 ] && MODEL=e1000
+
+vm_init "$IMAGE" $TOOLS || exit 77
+if [ -n "$OUT" ]; then
+	mkdir -p "$OUT"
+	trap 'cp "$VM_TMP"/*.log "$VM_TMP"/*.run "$OUT"/ 2>/dev/null; vm__trap' EXIT
+fi
+MAC_A=52:54:00:00:00:01 MAC_B=52:54:00:00:00:02
+NIC_A=() NIC_B=()
+HELPER_PID=
+case $MODE in
+tap|tap-e1000)
+	NS=vnm-bench-$$
+	vm_netns_bridge "$NS" br0 tap0 tap1 || exit 1
+	NIC_A=(--netns "$NS" --tap tap0 --model "$MODEL")
+	NIC_B=(--netns "$NS" --tap tap1 --model "$MODEL") ;;
+stream)
+	S=$VM_TMP/stream.sock
+	NIC_A=(--stream "$S" --server --model "$MODEL")
+	NIC_B=(--stream "$S" --model "$MODEL") ;;
+testpmd)
+	command -v dpdk-testpmd >/dev/null || { echo "bench-pair: no dpdk-testpmd (apt-get install dpdk)" >&2; exit 77; }
+	SA=$VM_TMP/pmd0.sock SB=$VM_TMP/pmd1.sock
+	dpdk-testpmd -l 0,1 --no-pci --no-huge -m 256 --iova-mode=va --file-prefix "vnm$$" \
+		--vdev "net_vhost0,iface=$SA" --vdev "net_vhost1,iface=$SB" -- \
+		--forward-mode=io --auto-start --total-num-mbufs=32768 --stats-period 0 \
+		</dev/null >"$VM_TMP/testpmd.log" 2>&1 &
+	HELPER_PID=$!
+	for _ in $(seq 100); do
+		[ -S "$SA" ] && [ -S "$SB" ] && break
+		sleep 0.1
+	done
+	[ -S "$SA" ] || { tail "$VM_TMP/testpmd.log" >&2; exit 1; }
+	NIC_A=(--vhost-user "$SA")
+	NIC_B=(--vhost-user "$SB") ;;
+vhost-user)
+	NIC_A=(--vhost-user "$SOCK_A" $SERVER)
+	NIC_B=(--vhost-user "$SOCK_B" $SERVER) ;;
+*) echo "bench-pair: unknown mode $MODE" >&2; exit 2 ;;
+esac
+stop_helper() {
+	[ -n "$HELPER_PID" ] || return 0
+	kill -TERM "$HELPER_PID" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$HELPER_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$HELPER_PID" 2>/dev/null
+	wait "$HELPER_PID" 2>/dev/null
+	HELPER_PID=
+}
+
+vm_script "$VM_TMP/b.sh" bench-server.sh SERVE=$((T * 8 + 60))
+vm_script "$VM_TMP/a.sh" bench-client.sh PEER=10.0.0.2 T="$T" TESTS="$TESTS"
+export VM_TIMEOUT=$((T * 8 + 90))
+vm_start b "$VM_TMP/b.sh" "${NIC_B[@]}" --mac $MAC_B --ip 10.0.0.2/24 --dev-opts "$DEVOPTS"
+sleep 0.5
+vm_start a "$VM_TMP/a.sh" "${NIC_A[@]}" --mac $MAC_A --ip 10.0.0.1/24 --dev-opts "$DEVOPTS"
+vm_wait "$VM_TIMEOUT" a b
+rc=$?
+stop_helper
+line="$MODE"
+for k in iperf_mbps rr_tps rr_lat_us pingf_avg_us pingf_loss_pct pktgen_tx_pps pktgen_rx_pps; do
+	line="$line $k=$(vm_result a $k)"
+done
+boot=$(sed -n -E 's/.*\(guest uptime ([0-9.]+) s\).*/\1/p' "$VM_TMP/a.run" | head -n 1)
+accel=$(sed -n 's/^accel: //p' "$VM_TMP/a.run" | head -n 1)
+echo "$line boot_s=$boot accel=$accel"
+if [ $rc -ne 0 ]; then
+	vm_show a >&2
+	vm_show b >&2
+	exit 1
+fi
+exit 0
