@@ -558,6 +558,9 @@ static int nm_sleep_prepare(struct vnm_dport *p)
 			work = 1;
 	}
 	if (np->rx_want_kick) {
+		/* the client left while a lossless sender waited for it: space() changed */
+		if (np->nrx && __atomic_load_n(&np->rx_notify[0], __ATOMIC_ACQUIRE) < 0)
+			work = 1;
 		for (unsigned ri = 0; ri < np->nrx; ri++) {
 			struct vnm_kring *k = &np->rx[ri];
 			vnm_csb_kern_sleep_prepare(k);

@@ -461,6 +461,8 @@ void vnm_switch_detach(struct vnm_switch *sw, struct vnm_dport *p)
 		p->sw_idx = -1;
 	}
 	ctl_unlock(sw);
+	/* a lossless sender may have been waiting for this port: re-evaluate */
+	vnm_switch_kick(sw);
 }
 
 int vnm_switch_watch_fd(struct vnm_switch *sw, int fd)

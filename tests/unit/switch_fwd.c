@@ -344,7 +344,25 @@ int main(void)
 		CHECK(sent == 200 && got == 200);
 		settle();
 		CHECK(fp[2]->dp->stats.tx_packets + fp[2]->dp->stats.drop_full - c0 == 200);
+
+		/* a blocked on b; b's client leaves (notify -1 + kick, as the control plane
+		 * does at unbind): a is released, the rest is dropped on b */
+		for (int k = 0; k < 100; k++)
+			send_frame(0, MAC[1], MAC[0], 60, 2048);
+		for (int t = 0; t < 2000 && rx_count(1) < 63; t++)
+			msleep(1);
+		msleep(5);
+		CHECK(rx_count(1) == 63);
+		CHECK(__atomic_load_n(&fp[0]->ktoa[0][0]->hwcur, __ATOMIC_ACQUIRE) !=
+		      fp[0]->head[0][0]); /* still waiting */
+		uint64_t full1 = fp[1]->dp->stats.drop_full;
 		vnm_nmport_set_notify(fp[1]->dp, 1, 0, -1);
+		vnm_switch_kick(sw);
+		settle();
+		CHECK(__atomic_load_n(&fp[0]->ktoa[0][0]->hwcur, __ATOMIC_ACQUIRE) ==
+		      fp[0]->head[0][0]);
+		CHECK(fp[1]->dp->stats.drop_full - full1 == 37);
+		drain(1, NULL, NULL);
 		close(sv[0]);
 		close(sv[1]);
 	}
