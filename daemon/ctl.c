@@ -169,6 +169,13 @@ static int h_fdb(struct conn *c, const void *req, struct reply *r)
 	return 0;
 }
 
+static int h_vhost(struct conn *c, const void *req, struct reply *r)
+{
+	const struct vnm_ctl_vhost_req *q = req;
+
+	return vnm_reg_create_vhost(q->name, q->path, q->flags, &r->err);
+}
+
 /* The whole request policy in one place. */
 static const struct ctl_op ops[VNM_CTL_TYPE_MAX] = {
 	[VNM_CTL_OPEN] = { "OPEN", sizeof(struct vnm_ctl_open_req), 0, h_open },
@@ -180,6 +187,7 @@ static const struct ctl_op ops[VNM_CTL_TYPE_MAX] = {
 	[VNM_CTL_STATS] = { "STATS", sizeof(struct vnm_ctl_name_req), 0, h_stats },
 	[VNM_CTL_FDB] = { "FDB", sizeof(struct vnm_ctl_name_req), 0, h_fdb },
 	[VNM_CTL_INFO] = { "INFO", sizeof(struct vnm_ctl_name_req), 0, h_info },
+	[VNM_CTL_VHOST] = { "VHOST", sizeof(struct vnm_ctl_vhost_req), 0, h_vhost },
 };
 
 /* Payload checks common to the request structs: strings terminated, flags known. */
@@ -192,6 +200,13 @@ static int check_payload(uint16_t type, const void *p, struct vnm_err *err)
 			return vnm_err_set(err, -EINVAL, "spec not NUL-terminated within %d bytes",
 					   VNM_PORTSPEC_MAX);
 		return 0;
+	}
+	if (type == VNM_CTL_VHOST) {
+		const struct vnm_ctl_vhost_req *v = p;
+
+		if (!memchr(v->name, '\0', sizeof(v->name)) || !memchr(v->path, '\0', sizeof(v->path)))
+			return vnm_err_set(err, -EINVAL, "vhost name or path not NUL-terminated");
+		return 0; /* flags: checked by vnm_reg_create_vhost */
 	}
 	const struct vnm_ctl_name_req *q = p;
 

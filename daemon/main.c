@@ -160,6 +160,11 @@ static void usage(FILE *f)
 		"              $XDG_RUNTIME_DIR/vnetmap, /tmp/vnetmap-UID\n"
 		"  -v          debug output (every connection and request)\n"
 		"  -q          errors only\n"
+		"  --vhost-user valeX:NAME=PATH[,server]\n"
+		"              a persistent port NAME on switch valeX served as vhost-user at\n"
+		"              PATH (QEMU -chardev socket,path=PATH,server=on); vnetmapd\n"
+		"              connects and reconnects every second, or with ,server listens\n"
+		"              at PATH (repeatable)\n"
 		"  --help      this text\n"
 		"  --version   print the version\n",
 		VNM_CTL_SOCK_NAME, VNETMAP_DIR_ENV);
@@ -190,6 +195,42 @@ static int runtime_dir(const char *dir)
 	return 0;
 }
 
+/* --vhost-user valeX:NAME=PATH[,server]: create the port and attach it. */
+static int vhost_flag(const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+	char port[VNM_PORTSPEC_MAX], path[VNM_VHOST_PATH_MAX + 8];
+	struct vnm_err e = { "" };
+	uint32_t flags = 0;
+	size_t pl;
+
+	if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(port) || !strchr(spec, ':') ||
+	    strchr(spec, ':') > eq) {
+		vnm_log(VNM_LOG_ERR, "--vhost-user %s: expected valeX:NAME=PATH[,server]", spec);
+		return -1;
+	}
+	memcpy(port, spec, (size_t)(eq - spec));
+	port[eq - spec] = '\0';
+	snprintf(path, sizeof(path), "%s", eq + 1);
+	pl = strlen(path);
+	if (pl > 7 && strcmp(path + pl - 7, ",server") == 0) {
+		path[pl - 7] = '\0';
+		flags |= VNM_VHOST_SERVER;
+	} else if (pl > 7 && strcmp(path + pl - 7, ",client") == 0) {
+		path[pl - 7] = '\0';
+	}
+	if (strlen(path) >= VNM_VHOST_PATH_MAX || !path[0]) {
+		vnm_log(VNM_LOG_ERR, "--vhost-user %s: bad socket path", spec);
+		return -1;
+	}
+	if (vnm_reg_create_vhost(strchr(port, ':') + 1, path, flags, &e) < 0 ||
+	    vnm_reg_attach(port, &e) < 0) {
+		vnm_log(VNM_LOG_ERR, "--vhost-user %s: %s", spec, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -208,6 +249,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "vhost-user", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *opt_dir = NULL;
@@ -215,6 +257,8 @@ int main(int argc, char **argv)
 	struct vnm_evsrc sig_ev = { signal_event };
 	sigset_t mask;
 	int c, lockfd = -1, ret = 1;
+	const char *vhost_specs[64];
+	unsigned nvhost = 0;
 
 	while ((c = getopt_long(argc, argv, "vqh", lopts, NULL)) != -1) {
 		switch (c) {
@@ -227,6 +271,13 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			vnm_log_level = VNM_LOG_ERR;
+			break;
+		case 'U':
+			if (nvhost == sizeof(vhost_specs) / sizeof(vhost_specs[0])) {
+				vnm_log(VNM_LOG_ERR, "too many --vhost-user");
+				return 2;
+			}
+			vhost_specs[nvhost++] = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -289,6 +340,9 @@ int main(int argc, char **argv)
 	}
 	vnm_log(VNM_LOG_INFO, "listening on %s/%s, regions in %s (pid %d)", dir, VNM_CTL_SOCK_NAME,
 		vnm_memdir(), (int)getpid());
+	for (unsigned i = 0; i < nvhost; i++)
+		if (vhost_flag(vhost_specs[i]) < 0)
+			goto out;
 
 	while (!stop) {
 		struct epoll_event evs[64];

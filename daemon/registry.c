@@ -23,6 +23,7 @@
 #include "ctl.h"
 #include "port.h"
 #include "ports/netmap_port.h"
+#include "ports/vhost_port.h"
 #include "region_alloc.h"
 #include "registry.h"
 #include "vale/switch.h"
@@ -48,6 +49,7 @@ struct vnm_vport {
 	struct vnm_binding *rxb[VNM_MAX_RINGS];
 	unsigned nbind;
 	struct vnm_binding *excl; /* bound with /x */
+	int vhost;             /* a vhost-user port: dp is ports/vhost_port.c's, no region */
 };
 
 static struct sw_ent switches[VNM_SWITCH_MAX];
@@ -155,6 +157,8 @@ static int vport_attach(struct vnm_vport *vp, struct sw_ent *s, struct vnm_err *
 	memcpy(vp->full, full, sizeof(full));
 	vp->sw = s;
 	s->nports++;
+	if (vp->vhost)
+		vnm_vhost_port_attached(vp->dp, s->sw);
 	vnm_switch_kick(s->sw);
 	vnm_log(VNM_LOG_INFO, "%s attached (port_idx %d)", full, vp->dp->sw_idx);
 	return 0;
@@ -169,6 +173,8 @@ static void vport_detach(struct vnm_vport *vp)
 		return;
 	/* synchronous: the switch thread no longer touches the port afterwards */
 	vnm_switch_detach(s->sw, vp->dp);
+	if (vp->vhost)
+		vnm_vhost_port_detached(vp->dp);
 	vnm_log(VNM_LOG_INFO, "%s:%s detached", s->name, vp->name);
 	memcpy(vp->dp->name, vp->name, sizeof(vp->name));
 	memcpy(vp->full, vp->name, sizeof(vp->name));
@@ -226,8 +232,12 @@ static void vport_free(struct vnm_vport *vp)
 			*pp = vp->next;
 			break;
 		}
-	vnm_nmport_destroy(vp->dp);
-	vnm_region_destroy(vp->r);
+	if (vp->vhost) {
+		vnm_vhost_port_destroy(vp->dp);
+	} else {
+		vnm_nmport_destroy(vp->dp);
+		vnm_region_destroy(vp->r);
+	}
 	vnm_log(VNM_LOG_DEBUG, "port %s destroyed", vp->name);
 	free(vp);
 }
@@ -367,6 +377,9 @@ static int vale_open(const struct vnm_portname *pn, struct vnm_binding *b,
 					   vp->sw->name);
 		}
 	}
+	if (vp && vp->vhost)
+		return vnm_err_set(err, -EBUSY, "%s is a vhost-user port (its peer is a VM)",
+				   pn->base);
 	if (vp) {
 		ret = geom_check(pn, &vp->end.g, pn->base, err);
 		if (ret < 0)
@@ -617,6 +630,40 @@ int vnm_reg_create(const char *spec, struct vnm_err *err)
 	return ret;
 }
 
+/* VHOST: a persistent port NAME served as vhost-user at path (client, or server). */
+int vnm_reg_create_vhost(const char *name, const char *path, uint32_t flags, struct vnm_err *err)
+{
+	struct vnm_vport *vp;
+	char msg[200];
+	size_t nlen = strnlen(name, 64);
+
+	if (nlen == 0 || nlen >= 48 || !valid_ident(name))
+		return vnm_err_set(err, -EINVAL, "bad port name \"%.64s\": [A-Za-z0-9_]{1,47}", name);
+	if (flags & ~(uint32_t)VNM_VHOST_SERVER)
+		return vnm_err_set(err, -EINVAL, "unknown vhost flags 0x%x", flags);
+	if (vport_find_pers(name))
+		return vnm_err_set(err, -EEXIST, "port %s exists", name);
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return vnm_err_set(err, -ENOMEM, "out of memory");
+	vp->dp = vnm_vhost_port_create(name, path, !!(flags & VNM_VHOST_SERVER), msg, sizeof(msg));
+	if (!vp->dp) {
+		free(vp);
+		return vnm_err_set(err, -EINVAL, "vhost-user port %s: %s", name, msg);
+	}
+	snprintf(vp->name, sizeof(vp->name), "%s", name);
+	memcpy(vp->full, vp->name, sizeof(vp->name));
+	vp->persistent = 1;
+	vp->vhost = 1;
+	vp->pi_flags = VNM_PI_PERSISTENT;
+	vp->dp->flags = vp->pi_flags;
+	vp->next = vports;
+	vports = vp;
+	vnm_log(VNM_LOG_INFO, "vhost-user port %s created (%s at %s)", name,
+		(flags & VNM_VHOST_SERVER) ? "server" : "client", path);
+	return 0;
+}
+
 int vnm_reg_remove(const char *name, struct vnm_err *err)
 {
 	struct vnm_vport *vp = vport_find_pers(name);
@@ -709,6 +756,14 @@ static void vport_info(const struct vnm_vport *vp, struct vnm_ctl_port_info *pi)
 	}
 	pi->kind = VNM_KIND_VALE;
 	pi->flags = vp->pi_flags;
+	if (vp->vhost) {
+		int server, connected;
+		pi->kind = VNM_KIND_VHOST;
+		vnm_vhost_port_path(vp->dp, &server, &connected);
+		pi->clients = (uint32_t)connected;
+		pi->num_tx_rings = pi->num_rx_rings = 1;
+		return;
+	}
 	pi->num_tx_rings = vp->end.g.ntx;
 	pi->num_rx_rings = vp->end.g.nrx;
 	pi->num_tx_slots = vp->end.g.tx_slots;

@@ -54,6 +54,8 @@ int vnm_reg_list(const char *filter, int single, struct vnm_ctl_port_info *out, 
 /* CREATE takes "NAME[@conf:...]" (vale-ctl -n NAME -C ...). */
 int vnm_reg_create(const char *spec, struct vnm_err *err);
 int vnm_reg_remove(const char *name, struct vnm_err *err);
+/* VHOST: persistent vhost-user port NAME at path (flags VNM_VHOST_SERVER), detached. */
+int vnm_reg_create_vhost(const char *name, const char *path, uint32_t flags, struct vnm_err *err);
 int vnm_reg_attach(const char *spec, struct vnm_err *err);
 int vnm_reg_detach(const char *spec, struct vnm_err *err);
 int vnm_reg_stats(const char *filter, struct vnm_ctl_port_stats *out, unsigned max,

@@ -263,7 +263,7 @@ static int vh_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 				}
 				/* complete the checksum in software, in the copy */
 				ppos = (int32_t)h.csum_start + h.csum_offset;
-				pval = vhost_csum_frame(f, h.csum_start);
+				pval = vnm_vnet_csum(f, h.csum_start);
 				h.flags = 0;
 			}
 		}

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "port.h"
+#include "vhost/vnet.h"
 
 /* ---- virtio (OASIS VIRTIO 1.1, split virtqueue) ---- */
 
@@ -128,7 +129,6 @@ static inline uint8_t *vhost_uva(const struct vhost_mem *m, uint64_t uva, uint64
 
 #define VHOST_QUEUES 2     /* one queue pair: 0 = RX (to the guest), 1 = TX (from the guest) */
 #define VHOST_VQ_MAX 32768 /* largest ring size */
-#define VHOST_HDR_LEN 12   /* virtio-net header with num_buffers (VERSION_1) */
 #define VHOST_IOV_MAX 128  /* guest buffers (after the header) of one TX frame */
 /* Largest frame from a guest, without the virtio-net header: 64 KiB of IP + Ethernet + VLAN. */
 #define VHOST_FRAME_MAX (65536 + 14 + 4)
@@ -278,38 +278,10 @@ void vhost_vq_disable_notify(struct vhost_vq *vq);
 int vhost_vq_rx(struct vhost_vq *vq, const uint8_t hdr[VHOST_HDR_LEN], const struct vnm_frame *f,
 		int32_t patch_pos, uint16_t patch_val);
 
-/* ---- virtio-net header ---- */
-
-#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
-#define VIRTIO_NET_HDR_F_DATA_VALID 2
-#define VIRTIO_NET_HDR_GSO_NONE 0
-#define VIRTIO_NET_HDR_GSO_TCPV4 1
-#define VIRTIO_NET_HDR_GSO_UDP 3
-#define VIRTIO_NET_HDR_GSO_TCPV6 4
-#define VIRTIO_NET_HDR_GSO_ECN 0x80
-
-struct virtio_net_hdr_mrg {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-	uint16_t num_buffers;
-};
-_Static_assert(sizeof(struct virtio_net_hdr_mrg) == VHOST_HDR_LEN, "virtio-net header");
-
 /*
  * Check a header a guest sent with a frame of len bytes and the features it
  * negotiated (HOST_* offloads). 0 or -EINVAL (drop the frame).
  */
 int vhost_hdr_check(const struct virtio_net_hdr_mrg *h, uint32_t len, uint64_t features);
-
-/*
- * The checksum a partial-checksum frame needs (Linux's convention: the sum from
- * csum_start to the end, the field included, folded and complemented; 0 becomes
- * 0xffff). Returns the value in network byte order. The header was checked.
- */
-uint16_t vhost_csum_frame(const struct vnm_frame *f, uint32_t start);
 
 #endif /* VNM_DAEMON_VHOST_H */
