@@ -6,7 +6,7 @@
  * No daemon, no buffers touched, no system calls: whatever vnetmap reaches is
  * bounded by this figure on the same machine.
  *
- *   bench_bare_ring [-t seconds] [-b batch] [-s slots] [-l len]
+ *   bench_bare_ring [-t seconds] [-b batch] [-s slots] [-l len] [-c] [-a]
  *
  * With -l LEN > 0 the producer also writes LEN bytes into a per-slot buffer and
  * the consumer reads them (a copy-bound variant, for comparison with 1514-byte
@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,22 @@ struct ring {
 	struct slot *slot;
 };
 
+#define SPIN_BUDGET 4096 /* empty polls before yielding the CPU */
+
+static int do_pin; /* -a: pinning helps on a quiet machine, hurts on a shared one */
+
+/* With -a: producer on CPU 0, consumer on CPU 1, when there are two CPUs to use. */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (!do_pin || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 static inline uint32_t load_acq(uint32_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
@@ -57,7 +74,9 @@ static inline void store_rel(uint32_t *p, uint32_t v)
 static void *producer(void *arg)
 {
 	struct ring *r = arg;
-	uint32_t n = r->nslots, head = 0, ctail = 0, seq = 0;
+	uint32_t n = r->nslots, head = 0, ctail = 0, seq = 0, spins = 0;
+
+	pin(0);
 
 	while (!r->stop) {
 		/* space: one slot always stays empty, as in netmap */
@@ -66,8 +85,13 @@ static void *producer(void *arg)
 		if (space < r->batch) {
 			/* ACQUIRE: the consumer's reads of these slots are done */
 			ctail = load_acq(&r->tail);
+			if (++spins > SPIN_BUDGET) {
+				sched_yield(); /* the consumer may share our CPU */
+				spins = 0;
+			}
 			continue;
 		}
+		spins = 0;
 		for (uint32_t i = 0; i < r->batch; i++) {
 			struct slot *s = &r->slot[head];
 			s->buf_idx = head + 2;
@@ -87,15 +111,22 @@ static void *producer(void *arg)
 static void *consumer(void *arg)
 {
 	struct ring *r = arg;
-	uint32_t n = r->nslots, tail = 0, phead = 0;
+	uint32_t n = r->nslots, tail = 0, phead = 0, spins = 0;
 	uint64_t count = 0, sum = 0;
+
+	pin(1);
 
 	while (!r->stop) {
 		if (tail == phead) {
 			/* ACQUIRE: pairs with the producer's release of head */
 			phead = load_acq(&r->head);
+			if (++spins > SPIN_BUDGET) {
+				sched_yield(); /* the producer may share our CPU */
+				spins = 0;
+			}
 			continue;
 		}
+		spins = 0;
 		uint32_t k = 0;
 		while (tail != phead && k < r->batch) {
 			struct slot *s = &r->slot[tail];
@@ -126,8 +157,9 @@ static double now(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_bare_ring [-t seconds] [-b batch] [-s slots] [-l len] [-c]\n"
-			"  -c: touch len bytes per packet (copy-bound variant)\n");
+	fprintf(stderr, "usage: bench_bare_ring [-t seconds] [-b batch] [-s slots] [-l len] [-c] [-a]\n"
+			"  -c: touch len bytes per packet (copy-bound variant)\n"
+			"  -a: pin the producer to CPU 0 and the consumer to CPU 1\n");
 	exit(2);
 }
 
@@ -145,7 +177,7 @@ int main(int argc, char **argv)
 	memset(r, 0, sizeof(*r));
 	r->nslots = 1024;
 	r->batch = 512;
-	while ((opt = getopt(argc, argv, "t:b:s:l:ch")) != -1) {
+	while ((opt = getopt(argc, argv, "t:b:s:l:cah")) != -1) {
 		switch (opt) {
 		case 't':
 			secs = atof(optarg);
@@ -161,6 +193,9 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			touch = 1;
+			break;
+		case 'a':
+			do_pin = 1;
 			break;
 		default:
 			usage();

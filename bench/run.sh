@@ -161,11 +161,12 @@ if [ -n "$TESTPMD" ]; then
 		p=()
 		for i in $(seq "$RUNS"); do
 			o=$(timeout -s INT $((SECS + 4)) "$TESTPMD" -l 0-1 --no-huge -m 1024 --no-pci \
-				--in-memory --vdev "net_null0,size=$len" --vdev "net_null1,size=$len" -- \
+				--file-prefix "vnmb$$" --vdev "net_null0,size=$len" --vdev "net_null1,size=$len" -- \
 				--forward-mode=io --stats-period 1 --nb-cores=1 \
 				--total-num-mbufs=16384 2>&1 </dev/null)
 			p+=("$(echo "$o" | sed -n -E 's/.*Rx-pps: *([0-9]+).*/\1/p' | sort -g | tail -n 1)")
 		done
+		rm -rf "/var/run/dpdk/vnmb$$" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/vnmb$$"
 		m=$(printf '%s\n' "${p[@]}" | grep . | median)
 		row "dpdk $len" "$m" "$(awk -v m="$m" -v l="$len" 'BEGIN { print m * l * 8 }')"
 	done
