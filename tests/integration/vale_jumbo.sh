@@ -15,7 +15,7 @@ RX=$BG_PID
 listed() { vctl -l 2>/dev/null | grep -q "^vale0:$1 "; }
 wait_until 10 listed jb || fail "vale0:jb not listed"
 # a reader on ja's rx rings keeps the port (and its counters) after the sender exits
-bg rxa "$BIN/pkt-gen" -i vale0:ja/R -f rx
+bg rxa "$BIN/pkt-gen" -i "vale0:ja/R@conf:lossless=1" -f rx
 wait_until 10 listed ja || fail "vale0:ja not listed"
 bg tx "$BIN/pkt-gen" -i vale0:ja/T -f tx -l $LEN -n $N -R 20000
 wait_pid "$BG_PID" 60 || fail "pkt-gen -l $LEN tx failed: $(tail -n 5 "$TMPD/tx.log")"
@@ -46,7 +46,7 @@ fi
 bg rxs "$BIN/pkt-gen" -i vale0:js -f rxseq -n $N -l $LEN
 RXS=$BG_PID
 wait_until 10 listed js || fail "vale0:js not listed"
-bg txs "$BIN/pkt-gen" -i vale0:jt -f txseq -n $N -l $LEN -R 20000
+bg txs "$BIN/pkt-gen" -i "vale0:jt@conf:lossless=1" -f txseq -n $N -l $LEN -R 20000
 TXS=$BG_PID
 wait_pid "$TXS" 60; rc=$?
 if [ $rc -ne 0 ] && grep -qi 'unsupported\|not supported\|invalid' "$TMPD/txs.log"; then
