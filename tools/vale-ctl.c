@@ -5,6 +5,8 @@
  *   vale-ctl                       list every port (same as -l)
  *   vale-ctl -l [valeX[:Y]]        list ports (of one switch, or one port)
  *   vale-ctl -n NAME [-C spec]     create a persistent port
+ *   vale-ctl -n NAME --vhost-user PATH [--server|--client]
+ *                                  a persistent port served as vhost-user at PATH
  *   vale-ctl -r NAME               remove a persistent port
  *   vale-ctl -a valeX:NAME         attach a port to switch valeX
  *   vale-ctl -h valeX:NAME         attach with the host stack
@@ -39,6 +41,9 @@ static void usage(int code)
 		"usage: vale-ctl [--dir DIR] [--json] [option]\n"
 		"\t-l [valeX[:Y]]\tlist all ports, or a switch's, or one port (default)\n"
 		"\t-n NAME\t\tcreate a persistent port\n"
+		"\t  --vhost-user PATH [--server|--client]\n"
+		"\t\t\t... served as vhost-user at PATH (default --client:\n"
+		"\t\t\tQEMU listens, vnetmapd connects and reconnects)\n"
 		"\t-r NAME\t\tremove a persistent port\n"
 		"\t-a valeX:NAME\tattach a port to a switch\n"
 		"\t-h valeX:NAME\tattach a port with the host stack\n"
@@ -129,11 +134,17 @@ static int do_list(const char *name, int info)
 			       "\"persistent\": %s, \"lossless\": %s, \"tx_rings\": %u, \"rx_rings\": %u, "
 			       "\"tx_slots\": %u, \"rx_slots\": %u, \"buf_size\": %u, \"num_bufs\": %u, "
 			       "\"region_size\": %llu, \"clients\": %u}",
-			       p->bridge_idx, p->port_idx, p->kind == VNM_KIND_PIPE ? "pipe" : "vale",
+			       p->bridge_idx, p->port_idx, p->kind == VNM_KIND_PIPE    ? "pipe"
+			       : p->kind == VNM_KIND_VHOST ? "vhost"
+							   : "vale",
 			       p->flags & VNM_PI_PERSISTENT ? "true" : "false",
 			       p->flags & VNM_PI_LOSSLESS ? "true" : "false", p->num_tx_rings,
 			       p->num_rx_rings, p->num_tx_slots, p->num_rx_slots, p->buf_size,
 			       p->num_bufs, (unsigned long long)p->region_size, p->clients);
+		} else if (info && p->kind == VNM_KIND_VHOST) {
+			printf("%.*s: bridge_idx %d port_idx %d, vhost-user, front-end %s, persistent\n",
+			       NSTR(p->name), p->bridge_idx, p->port_idx,
+			       p->clients ? "connected" : "not connected");
 		} else if (info) {
 			printf("%.*s: bridge_idx %d port_idx %d, %u tx rings of %u slots, %u rx rings "
 			       "of %u slots, %u buffers of %u bytes, region %llu bytes, %u client(s)%s%s\n",
@@ -174,13 +185,13 @@ static int do_stats(const char *name)
 			printf(", \"rx_packets\": %llu, \"rx_bytes\": %llu, \"tx_packets\": %llu, "
 			       "\"tx_bytes\": %llu, \"drop_full\": %llu, \"drop_runt\": %llu, "
 			       "\"drop_oversize\": %llu, \"drop_self\": %llu, \"drop_bad_slot\": %llu, "
-			       "\"ring_resets\": %llu, \"fdb_moves\": %llu}",
+			       "\"ring_resets\": %llu, \"fdb_moves\": %llu, \"drop_gso\": %llu}",
 			       (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
 			       (unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes,
 			       (unsigned long long)s->drop_full, (unsigned long long)s->drop_runt,
 			       (unsigned long long)s->drop_oversize, (unsigned long long)s->drop_self,
 			       (unsigned long long)s->drop_bad_slot, (unsigned long long)s->ring_resets,
-			       (unsigned long long)s->fdb_moves);
+			       (unsigned long long)s->fdb_moves, (unsigned long long)s->drop_gso);
 		} else {
 			printf("%-20.*s %12llu %14llu %12llu %14llu %10llu %8llu %8llu %8llu %8llu "
 			       "%7llu %7llu\n",
@@ -263,7 +274,7 @@ static void conf_suffix(const char *conf, char *out, size_t outlen)
 	}
 }
 
-enum { OPT_JSON = 256, OPT_STATS, OPT_FDB, OPT_DIR, OPT_HELP };
+enum { OPT_JSON = 256, OPT_STATS, OPT_FDB, OPT_DIR, OPT_HELP, OPT_VHOST, OPT_SERVER, OPT_CLIENT };
 
 int main(int argc, char **argv)
 {
@@ -273,10 +284,14 @@ int main(int argc, char **argv)
 		{ "fdb", required_argument, NULL, OPT_FDB },
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "vhost-user", required_argument, NULL, OPT_VHOST },
+		{ "server", no_argument, NULL, OPT_SERVER },
+		{ "client", no_argument, NULL, OPT_CLIENT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, cmd = 'l';
-	const char *name = "", *conf = NULL;
+	const char *name = "", *conf = NULL, *vhost = NULL;
+	uint32_t vflags = 0;
 
 	while ((ch = getopt_long(argc, argv, "d:a:h:g:l::n:r:C:p:P:m:", lopts, NULL)) != -1) {
 		switch (ch) {
@@ -328,12 +343,43 @@ int main(int argc, char **argv)
 		case OPT_HELP:
 			usage(0);
 			break;
+		case OPT_VHOST:
+			vhost = optarg;
+			break;
+		case OPT_SERVER:
+			vflags |= VNM_VHOST_SERVER;
+			break;
+		case OPT_CLIENT:
+			vflags &= ~(uint32_t)VNM_VHOST_SERVER;
+			break;
 		default:
 			usage(2);
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || ((vhost || vflags) && cmd != 'n') || (vhost && conf))
 		usage(2);
+	if (vhost) {
+		struct vnm_ctl_vhost_req vr;
+		char msg[512] = "";
+
+		memset(&vr, 0, sizeof(vr));
+		if (strlen(name) >= sizeof(vr.name) || strlen(vhost) >= sizeof(vr.path)) {
+			fprintf(stderr, "failed to create %s: %s\n", name, strerror(ENAMETOOLONG));
+			return 1;
+		}
+		strcpy(vr.name, name);
+		strcpy(vr.path, vhost);
+		vr.flags = vflags;
+		int ret = vnm_ctl_call(dir, VNM_CTL_VHOST, &vr, sizeof(vr), NULL, 0, msg, sizeof(msg));
+		if (ret < 0) {
+			fprintf(stderr, "failed to create %s: %s\n", name, strerror(-ret));
+			msg[sizeof(msg) - 1] = '\0';
+			if (msg[0])
+				fprintf(stderr, "%s\n", msg);
+			return 1;
+		}
+		return 0;
+	}
 
 	switch (cmd) {
 	case 'l':
