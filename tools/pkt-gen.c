@@ -57,6 +57,7 @@ struct pg_glob {
 	uint8_t smac[6], dmac[6];
 
 	uint64_t last_rx_ns; /* receivers: monotonic time of the latest frame, any thread */
+	uint64_t rx_claimed; /* receivers with -n: frames claimed by the threads (exact total) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -525,6 +526,38 @@ static unsigned pg_rx_ring(struct pg_thread *t, struct netmap_ring *ring, struct
 	return done;
 }
 
+/*
+ * Receivers share -n: a thread claims up to want frames before draining a ring and
+ * gives back what it did not take, so the threads together stop at exactly -n
+ * whichever rings the frames arrive on. Returns the frames claimed (want if no -n).
+ */
+static uint64_t pg_rx_claim(struct pg_glob *g, uint64_t want)
+{
+	uint64_t cur, k;
+
+	if (!g->npackets)
+		return want;
+	cur = __atomic_load_n(&g->rx_claimed, __ATOMIC_RELAXED);
+	do {
+		if (cur >= g->npackets)
+			return 0;
+		k = g->npackets - cur < want ? g->npackets - cur : want;
+	} while (!__atomic_compare_exchange_n(&g->rx_claimed, &cur, cur + k, 0, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	return k;
+}
+
+static void pg_rx_unclaim(struct pg_glob *g, uint64_t n)
+{
+	if (g->npackets && n)
+		__atomic_fetch_sub(&g->rx_claimed, n, __ATOMIC_RELAXED);
+}
+
+static int pg_rx_all_done(struct pg_glob *g)
+{
+	return g->npackets && __atomic_load_n(&g->rx_claimed, __ATOMIC_RELAXED) >= g->npackets;
+}
+
 /* Wait for the first frame; 1 when there is one, 0 on stop. */
 static int pg_rx_wait_first(struct pg_thread *t)
 {
@@ -535,6 +568,8 @@ static int pg_rx_wait_first(struct pg_thread *t)
 
 		/* -E counts for the whole program: another thread's traffic may have ended */
 		if (t->g->idle_s > 0 && last && (double)(pg_ns(pg_now()) - last) * 1e-9 >= t->g->idle_s)
+			return 0;
+		if (pg_rx_all_done(t->g))
 			return 0;
 		for (unsigned ri = d->first_rx_ring; ri <= d->last_rx_ring; ri++)
 			if (!nm_ring_empty(NETMAP_RXRING(d->nifp, ri)))
@@ -558,21 +593,20 @@ static void *pg_rx_body(void *arg)
 	t->tic = last = pg_now();
 	pg_set(&g->last_rx_ns, pg_ns(last));
 	t->have_tic = 1;
-	while (!pg_stop && (!t->quota || pkts < t->quota)) {
+	while (!pg_stop && !pg_rx_all_done(g)) {
 		unsigned got = 0;
 		int ret;
 
 		for (unsigned ri = d->first_rx_ring; ri <= d->last_rx_ring; ri++) {
 			struct netmap_ring *ring = NETMAP_RXRING(d->nifp, ri);
-			uint64_t limit = g->burst;
+			uint64_t limit;
 			unsigned m;
 
-			if (t->quota && t->quota - pkts < limit)
-				limit = t->quota - pkts;
-			if (nm_ring_empty(ring) || limit == 0)
+			if (nm_ring_empty(ring) || (limit = pg_rx_claim(g, g->burst)) == 0)
 				continue;
 			m = pg_rx_ring(t, ring, &t->chain[ri - d->first_rx_ring], (unsigned)limit,
 				       &bytes);
+			pg_rx_unclaim(g, limit - m);
 			if (m) {
 				pkts += m;
 				events++;
@@ -601,7 +635,7 @@ static void *pg_rx_body(void *arg)
 		}
 	}
 	t->toc = last; /* the time of the last frame: idle time is not counted */
-	if (!pg_stop && t->quota && pkts >= t->quota)
+	if (!pg_stop && pg_rx_all_done(g))
 		t->toc = pg_now();
 	pg_set(&t->pkts, pkts);
 	pg_set(&t->bytes, bytes);
@@ -1333,8 +1367,9 @@ int main(int argc, char **argv)
 				uint64_t lost = t->seq.lost;
 
 				/* with -n, frames never seen at the end are lost too */
-				if (t->quota && t->seq.received < t->quota) {
-					int32_t tail = (int32_t)(t->seq.first + (uint32_t)t->quota - t->seq.next);
+				if (g.npackets && g.nthreads == 1 && t->seq.received < g.npackets) {
+					int32_t tail = (int32_t)(t->seq.first + (uint32_t)g.npackets -
+								 t->seq.next);
 
 					if (tail > 0)
 						lost += (uint64_t)tail;
