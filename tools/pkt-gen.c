@@ -175,7 +175,6 @@ static void pg_wait_until(uint64_t ns)
 static void pg_err_cb(void *arg, int err, const char *msg)
 {
 	struct pg_thread *t = arg;
-
 	size_t n = strlen(t->spec);
 
 	(void)err;
