@@ -48,7 +48,7 @@ done
 vm_init "$IMAGE" $TOOLS || exit 77
 if [ -n "$OUT" ]; then
 	mkdir -p "$OUT"
-	trap 'cp "$VM_TMP"/*.log "$VM_TMP"/*.run "$OUT"/ 2>/dev/null; vm__trap' EXIT
+	trap 'cp "$VM_TMP"/*.log* "$VM_TMP"/*.run "$OUT"/ 2>/dev/null; vm__trap' EXIT
 fi
 MAC_A=52:54:00:00:00:01 MAC_B=52:54:00:00:00:02
 NIC_A=() NIC_B=()
@@ -61,15 +61,19 @@ tap|tap-e1000)
 	NIC_B=(--netns "$NS" --tap tap1 --model "$MODEL") ;;
 stream)
 	S=$VM_TMP/stream.sock
-	NIC_A=(--stream "$S" --server --model "$MODEL")
-	NIC_B=(--stream "$S" --model "$MODEL") ;;
+	# B (started first) listens, A connects
+	NIC_B=(--stream "$S" --server --model "$MODEL")
+	NIC_A=(--stream "$S" --model "$MODEL") ;;
 testpmd)
 	command -v dpdk-testpmd >/dev/null || { echo "bench-pair: no dpdk-testpmd (apt-get install dpdk)" >&2; exit 77; }
 	SA=$VM_TMP/pmd0.sock SB=$VM_TMP/pmd1.sock
+	# testpmd (non-interactive) exits at EOF on stdin: hand it a FIFO we keep open
+	mkfifo "$VM_TMP/testpmd.in"
+	exec 8<>"$VM_TMP/testpmd.in"
 	dpdk-testpmd -l 0,1 --no-pci --no-huge -m 256 --iova-mode=va --file-prefix "vnm$$" \
 		--vdev "net_vhost0,iface=$SA" --vdev "net_vhost1,iface=$SB" -- \
 		--forward-mode=io --auto-start --total-num-mbufs=32768 --stats-period 0 \
-		</dev/null >"$VM_TMP/testpmd.log" 2>&1 &
+		<"$VM_TMP/testpmd.in" >"$VM_TMP/testpmd.log" 2>&1 &
 	HELPER_PID=$!
 	for _ in $(seq 100); do
 		[ -S "$SA" ] && [ -S "$SB" ] && break
@@ -97,6 +101,9 @@ vm_script "$VM_TMP/a.sh" bench-client.sh PEER=10.0.0.2 T="$T" TESTS="$TESTS"
 export VM_TIMEOUT=$((T * 8 + 90))
 vm_start b "$VM_TMP/b.sh" "${NIC_B[@]}" --mac $MAC_B --ip 10.0.0.2/24 --dev-opts "$DEVOPTS"
 sleep 0.5
+if [ "$MODE" = stream ]; then
+	for _ in $(seq 100); do [ -S "$S" ] && break; sleep 0.1; done
+fi
 vm_start a "$VM_TMP/a.sh" "${NIC_A[@]}" --mac $MAC_A --ip 10.0.0.1/24 --dev-opts "$DEVOPTS"
 vm_wait "$VM_TIMEOUT" a b
 rc=$?

@@ -149,7 +149,8 @@ stream)
 	if [ $SERVER -eq 1 ]; then
 		CMD+=(-netdev "stream,id=n0,server=on,addr.type=unix,addr.path=$NICARG")
 	else
-		CMD+=(-netdev "stream,id=n0,server=off,reconnect=1,addr.type=unix,addr.path=$NICARG")
+		# QEMU 7.2's stream netdev has no reconnect: the server must be listening already
+		CMD+=(-netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$NICARG")
 	fi
 	CMD+=(-device "$(vdev)") ;;
 esac
