@@ -11,7 +11,8 @@
 # were skipped). Exit 1 if any test failed.
 #
 # Environment: TEST_TIMEOUT (seconds per test, default 120; integration tests get
-# INTEGRATION_TIMEOUT, default 300), TESTS (space-separated names to run, default all).
+# INTEGRATION_TIMEOUT, default 300), TESTS (space-separated names to run, default all),
+# KEEP_LOGS=DIR (keep every test's full log there).
 set -u
 
 BUILD=${1:-build}
@@ -23,8 +24,12 @@ fi
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 TEST_TIMEOUT=${TEST_TIMEOUT:-120}
 INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-300}
-LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/vnm-tests.XXXXXX")
-trap 'rm -rf "$LOGDIR"' EXIT
+if [ -n "${KEEP_LOGS:-}" ]; then
+	mkdir -p "$KEEP_LOGS" && LOGDIR=$(cd "$KEEP_LOGS" && pwd)
+else
+	LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/vnm-tests.XXXXXX")
+	trap 'rm -rf "$LOGDIR"' EXIT
+fi
 
 export BUILD_DIR=$BUILD VNM_BIN=$BUILD/bin VNM_SRC=$SRC
 # sanitizer builds: fail loudly, keep going to the summary
