@@ -7,8 +7,9 @@
 #                in a private netns (the baseline row)
 #   tap-e1000    the same with e1000 NICs
 #   stream       virtio-net, guest A's -netdev stream listens on a UNIX socket, B connects
-#   testpmd      virtio-net on vhost-user sockets served by DPDK testpmd (io forwarding
-#                between its two net_vhost ports; QEMU is the client)
+#   testpmd [--server]  virtio-net on vhost-user sockets served by DPDK testpmd (io
+#                forwarding between its two net_vhost ports); QEMU is the client, or with
+#                --server the socket server (testpmd then connects: vnetmapd's set-up)
 #   vhost-user SOCK_A SOCK_B [--server]
 #                virtio-net on two vhost-user sockets someone else serves (vnetmapd);
 #                with --server QEMU listens (the vnetmapd default: start the guests, then
@@ -46,10 +47,45 @@ done
 [ "$MODE" = tap-e1000 ] && MODEL=e1000
 
 vm_init "$IMAGE" $TOOLS || exit 77
-if [ -n "$OUT" ]; then
-	mkdir -p "$OUT"
-	trap 'cp "$VM_TMP"/*.log* "$VM_TMP"/*.run "$OUT"/ 2>/dev/null; vm__trap' EXIT
-fi
+stop_helper() {
+	[ -n "$HELPER_PID" ] || return 0
+	kill -TERM "$HELPER_PID" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$HELPER_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$HELPER_PID" 2>/dev/null
+	wait "$HELPER_PID" 2>/dev/null
+	HELPER_PID=
+	rm -rf "/var/run/dpdk/vnm$$" 2>/dev/null
+}
+# start_testpmd: DPDK testpmd, io forwarding between net_vhost0 (SA) and net_vhost1 (SB);
+# the vhost-user server unless --server (then a client of QEMU's sockets)
+start_testpmd() {
+	local cl=
+	[ -n "$SERVER" ] && cl=,client=1
+	# testpmd (non-interactive) exits at EOF on stdin: hand it a FIFO we keep open
+	mkfifo "$VM_TMP/testpmd.in"
+	exec 8<>"$VM_TMP/testpmd.in"
+	dpdk-testpmd -l 0,1 --no-pci --no-huge -m 256 --iova-mode=va --file-prefix "vnm$$" \
+		--vdev "net_vhost0,iface=$SA$cl" --vdev "net_vhost1,iface=$SB$cl" -- \
+		--forward-mode=io --auto-start --total-num-mbufs=32768 --stats-period 0 \
+		<"$VM_TMP/testpmd.in" >"$VM_TMP/testpmd.log" 2>&1 &
+	HELPER_PID=$!
+	[ -n "$SERVER" ] && return 0
+	for _ in $(seq 100); do
+		[ -S "$SA" ] && [ -S "$SB" ] && return 0
+		sleep 0.1
+	done
+	tail "$VM_TMP/testpmd.log" >&2
+	return 1
+}
+bench_exit() {
+	local rc=$?
+	stop_helper
+	[ -n "$OUT" ] && cp "$VM_TMP"/*.log* "$VM_TMP"/*.run "$OUT"/ 2>/dev/null
+	(exit $rc)
+	vm__trap
+}
+trap bench_exit EXIT
+[ -n "$OUT" ] && mkdir -p "$OUT"
 MAC_A=52:54:00:00:00:01 MAC_B=52:54:00:00:00:02
 NIC_A=() NIC_B=()
 HELPER_PID=
@@ -67,35 +103,20 @@ stream)
 testpmd)
 	command -v dpdk-testpmd >/dev/null || { echo "bench-pair: no dpdk-testpmd (apt-get install dpdk)" >&2; exit 77; }
 	SA=$VM_TMP/pmd0.sock SB=$VM_TMP/pmd1.sock
-	# testpmd (non-interactive) exits at EOF on stdin: hand it a FIFO we keep open
-	mkfifo "$VM_TMP/testpmd.in"
-	exec 8<>"$VM_TMP/testpmd.in"
-	dpdk-testpmd -l 0,1 --no-pci --no-huge -m 256 --iova-mode=va --file-prefix "vnm$$" \
-		--vdev "net_vhost0,iface=$SA" --vdev "net_vhost1,iface=$SB" -- \
-		--forward-mode=io --auto-start --total-num-mbufs=32768 --stats-period 0 \
-		<"$VM_TMP/testpmd.in" >"$VM_TMP/testpmd.log" 2>&1 &
-	HELPER_PID=$!
-	for _ in $(seq 100); do
-		[ -S "$SA" ] && [ -S "$SB" ] && break
-		sleep 0.1
-	done
-	[ -S "$SA" ] || { tail "$VM_TMP/testpmd.log" >&2; exit 1; }
-	NIC_A=(--vhost-user "$SA")
-	NIC_B=(--vhost-user "$SB") ;;
+	if [ -n "$SERVER" ]; then
+		# QEMU listens (server=on,wait=off), testpmd connects as a client once both are up
+		NIC_A=(--vhost-user "$SA" --server)
+		NIC_B=(--vhost-user "$SB" --server)
+	else
+		start_testpmd || exit 1
+		NIC_A=(--vhost-user "$SA")
+		NIC_B=(--vhost-user "$SB")
+	fi ;;
 vhost-user)
 	NIC_A=(--vhost-user "$SOCK_A" $SERVER)
 	NIC_B=(--vhost-user "$SOCK_B" $SERVER) ;;
 *) echo "bench-pair: unknown mode $MODE" >&2; exit 2 ;;
 esac
-stop_helper() {
-	[ -n "$HELPER_PID" ] || return 0
-	kill -TERM "$HELPER_PID" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$HELPER_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$HELPER_PID" 2>/dev/null
-	wait "$HELPER_PID" 2>/dev/null
-	HELPER_PID=
-}
-
 vm_script "$VM_TMP/b.sh" bench-server.sh SERVE=$((T * 8 + 60))
 vm_script "$VM_TMP/a.sh" bench-client.sh PEER=10.0.0.2 T="$T" TESTS="$TESTS"
 export VM_TIMEOUT=$((T * 8 + 90))
@@ -105,6 +126,10 @@ if [ "$MODE" = stream ]; then
 	for _ in $(seq 100); do [ -S "$S" ] && break; sleep 0.1; done
 fi
 vm_start a "$VM_TMP/a.sh" "${NIC_A[@]}" --mac $MAC_A --ip 10.0.0.1/24 --dev-opts "$DEVOPTS"
+if [ "$MODE" = testpmd ] && [ -n "$SERVER" ]; then
+	for _ in $(seq 100); do [ -S "$SA" ] && [ -S "$SB" ] && break; sleep 0.1; done
+	start_testpmd
+fi
 vm_wait "$VM_TIMEOUT" a b
 rc=$?
 stop_helper
