@@ -8,8 +8,9 @@
  * every value from them is range-checked before use. A client can only affect the
  * ports it names; ring ownership (one binding per ring, /x exclusive) is enforced
  * here. The region a client maps is never read back: ring geometry lives in the
- * private struct vnm_end. fds handed out are dups (SCM_RIGHTS); fds a switch thread
- * may still touch after an unbind are closed after a grace period (vnm_defer_close).
+ * private struct vnm_end. fds handed out are dups (SCM_RIGHTS); a binding's kick and
+ * notify fds are closed only after vnm_switch_unwatch_fd() has waited out the
+ * switch thread's current round.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -523,11 +524,17 @@ static void vale_unbind(struct vnm_binding *b)
 		vnm_nmport_set_notify(vp->dp, 1, i, -1);
 		vp->rxb[i] = NULL;
 	}
-	if (vp->sw)
+	if (vp->sw) {
+		/* returns after the round that may still use the notify fds: close them now */
 		vnm_switch_unwatch_fd(vp->sw->sw, b->kick_fd);
-	/* the switch thread may hold either fd number a little longer */
-	vnm_defer_close(b->kick_fd);
-	vnm_defer_close(b->notify_fd);
+		/* a lossless sender may wait on this port's RX rings: let it re-evaluate */
+		vnm_switch_kick(vp->sw->sw);
+		close(b->kick_fd);
+		close(b->notify_fd);
+	} else {
+		close(b->kick_fd); /* not on a switch: no thread uses them */
+		close(b->notify_fd);
+	}
 	if (b->app_fd >= 0)
 		close(b->app_fd);
 	if (vp->excl == b)

@@ -58,6 +58,8 @@ struct vnm_switch {
 	unsigned spin_us;
 
 	/* under lock */
+	int *wfd;            /* watched kick fds: an event is drained only if still listed */
+	unsigned nwfd, capwfd;
 	struct vnm_dport *port[VNM_SWITCH_MAX_PORTS];
 	uint8_t list[VNM_SWITCH_MAX_PORTS]; /* attached indices, attach order */
 	unsigned nports;
@@ -252,11 +254,18 @@ static int sw_round(struct vnm_switch *sw)
 	return progress;
 }
 
-static void drain_fd(int fd)
+/* Under sw->lock: drain fd if it is still watched (it may have been unwatched, closed and
+ * its number reused since epoll_wait returned; vnm_switch_unwatch_fd removes it under lock). */
+static void drain_fd(struct vnm_switch *sw, int fd)
 {
-	uint64_t v;
-	ssize_t r = read(fd, &v, sizeof(v));
-	(void)r;
+	for (unsigned i = 0; i < sw->nwfd; i++) {
+		if (sw->wfd[i] == fd) {
+			uint64_t v;
+			ssize_t r = read(fd, &v, sizeof(v));
+			(void)r;
+			return;
+		}
+	}
 }
 
 static void *sw_thread(void *arg)
@@ -297,9 +306,9 @@ static void *sw_thread(void *arg)
 		if (!work && !__atomic_load_n(&sw->pending, __ATOMIC_RELAXED)) {
 			pthread_mutex_unlock(&sw->lock);
 			int nev = epoll_wait(sw->epfd, ev, 32, -1);
-			for (int e = 0; e < nev; e++)
-				drain_fd(ev[e].data.fd);
 			pthread_mutex_lock(&sw->lock);
+			for (int e = 0; e < nev; e++)
+				drain_fd(sw, ev[e].data.fd);
 		}
 		/* clear need-kick: no kicks while we run (ports attached meanwhile too) */
 		for (unsigned li = 0; li < sw->nports; li++) {
@@ -403,6 +412,7 @@ void vnm_switch_destroy(struct vnm_switch *sw)
 	close(sw->evfd);
 	free(sw->frames);
 	free(sw->dlist);
+	free(sw->wfd);
 	free(sw);
 }
 
@@ -468,15 +478,45 @@ void vnm_switch_detach(struct vnm_switch *sw, struct vnm_dport *p)
 int vnm_switch_watch_fd(struct vnm_switch *sw, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	int ret = 0;
 
-	if (epoll_ctl(sw->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return -errno;
-	return 0;
+	ctl_lock(sw);
+	if (sw->nwfd == sw->capwfd) {
+		unsigned cap = sw->capwfd ? sw->capwfd * 2 : 16;
+		int *n = realloc(sw->wfd, cap * sizeof(*n));
+		if (!n) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		sw->wfd = n;
+		sw->capwfd = cap;
+	}
+	if (epoll_ctl(sw->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	sw->wfd[sw->nwfd++] = fd;
+out:
+	ctl_unlock(sw);
+	return ret;
 }
 
+/*
+ * Stop watching fd. On return the switch thread will not read it again, and any
+ * round that used a notify fd cleared before this call has finished: the caller
+ * may close the fds of an unbound client at once.
+ */
 void vnm_switch_unwatch_fd(struct vnm_switch *sw, int fd)
 {
+	ctl_lock(sw);
 	epoll_ctl(sw->epfd, EPOLL_CTL_DEL, fd, NULL);
+	for (unsigned i = 0; i < sw->nwfd; i++) {
+		if (sw->wfd[i] == fd) {
+			sw->wfd[i] = sw->wfd[--sw->nwfd];
+			break;
+		}
+	}
+	ctl_unlock(sw);
 }
 
 int vnm_switch_fdb_dump(struct vnm_switch *sw, struct vnm_ctl_fdb_entry *out, int max)

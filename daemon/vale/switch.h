@@ -30,8 +30,13 @@ unsigned vnm_switch_nports(struct vnm_switch *sw);
 int vnm_switch_attach(struct vnm_switch *sw, struct vnm_dport *p);
 /* Detach p; returns when the switch thread no longer touches it. Flushes its MACs. */
 void vnm_switch_detach(struct vnm_switch *sw, struct vnm_dport *p);
-/* Wake the thread when fd becomes readable (kick eventfds). The thread drains it. */
+/* Wake the thread when fd becomes readable (kick eventfds). The thread drains it. Main thread. */
 int vnm_switch_watch_fd(struct vnm_switch *sw, int fd);
+/*
+ * Stop watching fd. Returns once the switch thread has finished the round it was in:
+ * it will not touch fd again, nor a notify fd cleared (vnm_nmport_set_notify -1)
+ * before this call, so the caller may close both at once. Main thread.
+ */
 void vnm_switch_unwatch_fd(struct vnm_switch *sw, int fd);
 /* Wake the thread once (e.g. after attach). */
 void vnm_switch_kick(struct vnm_switch *sw);
