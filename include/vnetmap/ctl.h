@@ -36,6 +36,9 @@ enum vnm_ctl_type {
 	VNM_CTL_FDB = 8,    /* req: vnm_ctl_name_req "valeX"; rep: vnm_ctl_fdb_entry[] */
 	VNM_CTL_INFO = 9,   /* req: vnm_ctl_name_req port; rep: vnm_ctl_port_info (vale-ctl -g) */
 	VNM_CTL_VHOST = 10, /* req: vnm_ctl_vhost_req: persistent vhost-user port (vale-ctl -n NAME --vhost-user PATH) */
+	VNM_CTL_PASSTHROUGH = 11, /* req: vnm_ctl_pt_req; rep: vnm_ctl_pt_info (vale-ctl --passthrough) */
+	VNM_CTL_PT_REMOVE = 12,   /* req: vnm_ctl_name_req: the exported port (vale-ctl --passthrough-remove) */
+	VNM_CTL_PT_LIST = 13,     /* req: vnm_ctl_name_req (name may be empty); rep: vnm_ctl_pt_info[] */
 	VNM_CTL_TYPE_MAX
 };
 
@@ -69,6 +72,43 @@ struct vnm_ctl_vhost_req {
 	uint32_t pad;
 };
 #define VNM_VHOST_SERVER 0x1
+
+/*
+ * VNM_CTL_PASSTHROUGH: bind a port (VALE port "valeX:Y[@conf:...]", or a pipe end
+ * "netmap:X{N" / "netmap:X}N") on behalf of a guest, with no client connection: the
+ * binding lives until VNM_CTL_PT_REMOVE (or the daemon exits). QEMU maps the port's
+ * region file (ivshmem-plain, memory-backend-file share=on), or, with VNM_PT_DOORBELL,
+ * connects an ivshmem-doorbell chardev to sock_path where vnetmapd serves QEMU's
+ * ivshmem server protocol (version 0; one guest at a time). Peer ids: vnetmapd is
+ * VNM_PT_HOST_PEER, the guest VNM_PT_GUEST_PEER (its IVPosition register). Doorbell
+ * vectors the guest rings on the host peer: VNM_PT_VEC_KICK (VALE: kick the switch;
+ * pipe: the peer end's RX has packets) and VNM_PT_VEC_TXSPACE (pipe: the peer end's
+ * TX has space). Region files of vnetmapd are a power of two in size (PCI BARs).
+ * The exported end carries VNM_END_PASSTHROUGH in the region header's ends[].
+ */
+struct vnm_ctl_pt_req {
+	char spec[VNM_PORTSPEC_MAX]; /* NUL-terminated */
+	uint32_t flags;              /* VNM_PT_* */
+	uint32_t pad;
+};
+#define VNM_PT_DOORBELL 0x1
+#define VNM_PT_HOST_PEER 0
+#define VNM_PT_GUEST_PEER 1
+#define VNM_PT_VEC_KICK 0
+#define VNM_PT_VEC_TXSPACE 1
+#define VNM_PT_VECTORS 2
+
+struct vnm_ctl_pt_info {
+	char name[VNM_NAME_MAX];   /* canonical port name ("vale0:g1", "netmap:p{1") */
+	char mem_path[256];        /* the region file (memory-backend-file mem-path) */
+	char sock_path[108];       /* VNM_PT_DOORBELL: the ivshmem server socket; else "" */
+	uint32_t flags;            /* VNM_PT_* */
+	uint64_t region_size;      /* bytes, a power of two (memory-backend-file size) */
+	uint32_t kind;             /* enum vnm_port_kind of the port (VALE, PIPE) */
+	uint32_t end;              /* index in the region header's ends[] */
+	uint32_t vectors;          /* doorbell: vectors served (VNM_PT_VECTORS); else 0 */
+	uint32_t guest_connected;  /* doorbell: a QEMU is connected */
+};
 
 struct vnm_ctl_open_req {
 	char spec[VNM_PORTSPEC_MAX]; /* full port spec, NUL-terminated, parsed by the daemon */

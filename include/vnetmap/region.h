@@ -43,6 +43,7 @@ struct vnm_region_end {
 #define VNM_END_PIPE_MASTER 0x2 /* X{N */
 #define VNM_END_PIPE_SLAVE 0x4  /* X}N */
 #define VNM_END_VALE 0x8
+#define VNM_END_PASSTHROUGH 0x10 /* bound by vnetmapd on behalf of a guest (ctl.h PASSTHROUGH) */
 
 struct vnm_region_hdr {
 	uint64_t magic;        /* VNM_REGION_MAGIC */
