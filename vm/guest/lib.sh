@@ -6,11 +6,15 @@
 #   vnm_iperf_server [SEC]        iperf3 -s -1 (one client), bounded by SEC (default 60)
 #   vnm_iperf_client IP SEC [ARGS...]  iperf3 -c with retries while the server is not up yet
 #   vnm_note KEY VALUE...         prints "VNM-RESULT KEY VALUE..." (the host greps these lines)
+#   vnm_stay_up [SEC]             answer the network until a peer says done (TCP 5999) or SEC
+#   vnm_say_done IP               tell a peer in vnm_stay_up that it may end
+#   vnm_ping_stats OUT            from iputils ping output: "LOSS_PCT AVG_MS"
 #
 # Output goes to the console (the host's serial log). Keep lines short: the serial port
 # is slow under TCG.
 
-# busybox sh runs its own applets before $PATH: make "ping" mean iputils ping (-f, -A, ...)
+# busybox sh (and busybox timeout, xargs, ...) run their own applets before $PATH: make
+# "ping" mean iputils ping (-f, -A, ...); under `timeout` write /usr/bin/ping
 [ -x /usr/bin/ping ] && ping() { /usr/bin/ping "$@"; }
 
 vnm_note() {
@@ -53,4 +57,20 @@ vnm_iperf_client() {
 		[ $i -ge 30 ] && return $rc
 		sleep 0.5
 	done
+}
+
+vnm_stay_up() {
+	timeout "${1:-60}" nc -l -p 5999 >/dev/null 2>&1
+	return 0
+}
+
+vnm_say_done() {
+	echo done | nc -w 3 "$1" 5999 >/dev/null 2>&1
+}
+
+vnm_ping_stats() {
+	local loss avg
+	loss=$(echo "$1" | sed -n -E 's/.* ([0-9.]+)% packet loss.*/\1/p')
+	avg=$(echo "$1" | sed -n -E 's#^rtt [^=]*= [0-9.]+/([0-9.]+)/.*#\1#p')
+	echo "${loss:-?} ${avg:-?}"
 }

@@ -23,19 +23,19 @@ for t in $TESTS; do
 	echo "bench-client: $t at $(now) s"
 	case $t in
 	iperf)
-		out=$(vnm_iperf_client "$PEER" "$T" -f m) || rc=12
+		out=$(vnm_iperf_client "$PEER" "$T" -f m --connect-timeout 5000) || rc=12
 		echo "$out" | tail -n 4
 		vnm_note iperf_mbps "$(echo "$out" | awk '/receiver$/ { print $(NF-2) }' | tail -n 1)"
 		;;
 	rr)
-		out=$(sockperf ping-pong -i "$PEER" --tcp -t "$T" -m 64 2>&1) || rc=13
+		out=$(timeout $((T * 3 + 10)) sockperf ping-pong -i "$PEER" --tcp -t "$T" -m 64 2>&1) || rc=13
 		echo "$out" | grep -E 'Summary' | head -n 2
 		lat=$(echo "$out" | sed -n -E 's/.*Summary: Latency is ([0-9.]+) usec.*/\1/p' | tail -n 1)
 		vnm_note rr_lat_us "$lat"
 		[ -n "$lat" ] && vnm_note rr_tps "$(awk -v l="$lat" 'BEGIN { printf "%.0f", 1e6 / (2 * l) }')"
 		;;
 	pingf)
-		out=$(ping -f -c "$PINGF_COUNT" -w "$((T * 2))" "$PEER" 2>&1)
+		out=$(timeout $((T * 3 + 10)) /usr/bin/ping -f -c "$PINGF_COUNT" -w "$((T * 2))" "$PEER" 2>&1)
 		echo "$out" | tail -n 2
 		vnm_note pingf_loss_pct "$(echo "$out" | sed -n -E 's/.* ([0-9.]+)% packet loss.*/\1/p')"
 		avg=$(echo "$out" | sed -n -E 's#^rtt [^=]*= [0-9.]+/([0-9.]+)/.*#\1#p')

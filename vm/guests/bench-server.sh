@@ -13,7 +13,7 @@ done) touch /tmp/done; echo ok ;;
 esac
 CTL
 chmod +x /tmp/ctl.sh
-iperf3 -s -D --logfile /tmp/iperf3-s.log
+iperf3 -s --logfile /tmp/iperf3-s.log &
 sockperf server -i 0.0.0.0 --tcp >/tmp/sockperf.log 2>&1 &
 nc -ll -p 5999 -e /tmp/ctl.sh &
 i=0
@@ -21,5 +21,9 @@ while [ ! -e /tmp/done ] && [ $i -lt $((SERVE * 5)) ]; do
 	sleep 0.2
 	i=$((i + 1))
 done
-[ -e /tmp/done ] || { echo "bench-server: no 'done' from the client in ${SERVE}s"; exit 1; }
+if [ ! -e /tmp/done ]; then
+	echo "bench-server: no 'done' from the client in ${SERVE}s; iperf3 server log:"
+	tail -n 15 /tmp/iperf3-s.log
+	exit 1
+fi
 exit 0

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Guest script (template for vm_script): wait for PEER, ping it, run an iperf3 client.
 # Variables: PEER (required), PING_COUNT (20), PING_INTERVAL (0.2), IPERF_TIME (3; 0 = no
-# iperf3), IPERF_ARGS (extra client options), WAIT (30 s for the peer to answer).
+# iperf3), IPERF_ARGS (extra client options), WAIT (30 s for the peer to answer),
+# SAY_DONE (1: end a peer running stay-up.sh when finished).
 # Results: VNM-RESULT ping_loss_pct N, ping_rtt_avg_ms X, iperf_mbps X.
 . /vnm/lib.sh
 : "${PING_COUNT:=20}" "${PING_INTERVAL:=0.2}" "${IPERF_TIME:=3}" "${IPERF_ARGS:=}" "${WAIT:=30}"
@@ -20,4 +21,5 @@ if [ "$IPERF_TIME" != 0 ]; then
 	vnm_note iperf_mbps "$(echo "$out" | awk '/receiver$/ { print $(NF-2) }' | tail -n 1)"
 	[ $irc -eq 0 ] || exit 12
 fi
+[ "${SAY_DONE:-0}" = 1 ] && vnm_say_done "$PEER"
 exit 0
