@@ -64,6 +64,7 @@ struct vnm_ring_ctx {
 };
 
 struct vnm_pipe_state; /* lib/pipe.c */
+struct vnm_guest;      /* lib/guest.c */
 
 struct vnm_port {
 	int fd;                      /* poll/epoll: POLLIN / POLLOUT once armed (vnm_arm) */
@@ -84,6 +85,11 @@ struct vnm_port {
 	struct vnm_pipe_state *pipe; /* pipes only */
 	vnm_error_cb error;
 	void *error_arg;
+	/* passthrough guest mode (lib/guest.c; docs/PASSTHROUGH.md), appended */
+	volatile uint32_t *doorbell; /* ivshmem BAR0 Doorbell register; NULL: none */
+	uint32_t doorbell_kick;      /* value written to kick the host */
+	uint32_t pad0;
+	struct vnm_guest *guest;     /* non-NULL: the port is a guest's ivshmem device */
 };
 
 /*
@@ -126,6 +132,14 @@ int __vnm_pipe_rxsync(struct vnm_port *d, unsigned ri);
 static inline void __vnm_kick(struct vnm_port *d)
 {
 	uint64_t one = 1;
+
+	if (d->doorbell) {
+		/* a guest: an MMIO write (uncached, ordered after the fence of the caller) */
+		*d->doorbell = d->doorbell_kick;
+		return;
+	}
+	if (d->kick_fd < 0)
+		return; /* a guest without doorbell: the host polls */
 	ssize_t r = write(d->kick_fd, &one, sizeof(one));
 	(void)r; /* EAGAIN: counter saturated, the daemon wakes anyway */
 }
