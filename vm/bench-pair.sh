@@ -10,6 +10,8 @@
 #   testpmd [--server]  virtio-net on vhost-user sockets served by DPDK testpmd (io
 #                forwarding between its two net_vhost ports); QEMU is the client, or with
 #                --server the socket server (testpmd then connects: vnetmapd's set-up)
+#   vale         virtio-net on vnetmapd vhost-user ports of vale0 (QEMU the socket server,
+#                vnetmapd from --tools started here, connecting as the client)
 #   vhost-user SOCK_A SOCK_B [--server]
 #                virtio-net on two vhost-user sockets someone else serves (vnetmapd);
 #                with --server QEMU listens (the vnetmapd default: start the guests, then
@@ -112,6 +114,12 @@ testpmd)
 		NIC_A=(--vhost-user "$SA")
 		NIC_B=(--vhost-user "$SB")
 	fi ;;
+vale)
+	VNMD=${TOOLS:-$HERE/../build/bin}/vnetmapd
+	[ -x "$VNMD" ] || { echo "bench-pair: no $VNMD" >&2; exit 77; }
+	SA=$VM_TMP/a.sock SB=$VM_TMP/b.sock
+	NIC_A=(--vhost-user "$SA" --server)
+	NIC_B=(--vhost-user "$SB" --server) ;;
 vhost-user)
 	NIC_A=(--vhost-user "$SOCK_A" $SERVER)
 	NIC_B=(--vhost-user "$SOCK_B" $SERVER) ;;
@@ -126,6 +134,13 @@ if [ "$MODE" = stream ]; then
 	for _ in $(seq 100); do [ -S "$S" ] && break; sleep 0.1; done
 fi
 vm_start a "$VM_TMP/a.sh" "${NIC_A[@]}" --mac $MAC_A --ip 10.0.0.1/24 --dev-opts "$DEVOPTS"
+if [ "$MODE" = vale ]; then
+	for _ in $(seq 100); do [ -S "$SA" ] && [ -S "$SB" ] && break; sleep 0.1; done
+	mkdir -p "$VM_TMP/run"
+	"$VNMD" --dir "$VM_TMP/run" --vhost-user "vale0:a=$SA" --vhost-user "vale0:b=$SB" \
+		</dev/null >"$VM_TMP/vnetmapd.log" 2>&1 &
+	HELPER_PID=$!
+fi
 if [ "$MODE" = testpmd ] && [ -n "$SERVER" ]; then
 	for _ in $(seq 100); do [ -S "$SA" ] && [ -S "$SB" ] && break; sleep 0.1; done
 	start_testpmd

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # vm_vhost_vale: two QEMU guests (virtio-net, TCG) on switch vale0 through vnetmapd's
 # vhost-user ports, the documented deployment: QEMU is the socket server (server=on,
-# wait=off), vnetmapd connects as the client (--vhost-user vale0:NAME=PATH).
+# wait=off), vnetmapd connects as the client (port a: vnetmapd --vhost-user vale0:a=PATH;
+# port b: vale-ctl -n b --vhost-user PATH --client, vale-ctl -a vale0:b).
 # Guest A waits for B, pings it (20 x 0.2 s, 0% loss) and runs a 3 s iperf3 against it;
 # the switch's counters must show the traffic on both ports.
 # Skips (77) without QEMU, without the guest image, or with a vnetmapd lacking --vhost-user.
@@ -23,7 +24,10 @@ vm_start b "$VM_TMP/b.sh" --vhost-user "$SB" --server --mac 52:54:00:00:00:02 --
 vm_start a "$VM_TMP/a.sh" --vhost-user "$SA" --server --mac 52:54:00:00:00:01 --ip 10.0.0.1/24
 sockets() { [ -S "$SA" ] && [ -S "$SB" ]; }
 wait_until 20 sockets || { vm_show a >&2; fail "QEMU did not create its vhost-user sockets"; }
-start_daemon --vhost-user "vale0:a=$SA" --vhost-user "vale0:b=$SB"
+# both ways of making a vhost-user port: A by the daemon flag, B through vale-ctl
+start_daemon --vhost-user "vale0:a=$SA"
+vctl -n b --vhost-user "$SB" --client || fail "vale-ctl -n b --vhost-user $SB --client"
+vctl -a vale0:b || fail "vale-ctl -a vale0:b"
 connected() { [ "$(vctl -g a 2>/dev/null | grep -c 'front-end connected')" -ge 1 ] &&
 	[ "$(vctl -g b 2>/dev/null | grep -c 'front-end connected')" -ge 1 ]; }
 wait_until 20 connected || log "vale-ctl -g does not say 'front-end connected' yet: $(vctl -g a 2>&1 | head -n 3)"
