@@ -101,6 +101,7 @@ echo "# vnetmap benchmark"
 echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(uname -srm), $(nproc) cpus, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
 echo "         $(awk '/MemTotal/ { printf "%.1f GiB memory", $2 / 1048576 }' /proc/meminfo); build $BUILD ($(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) before the runs (figures are only meaningful on an idle machine)"
 echo "method:  median of $RUNS runs of ${SECS}s, rates at the receiver; Gbps of frame bytes (no CRC/framing)"
 echo
 
