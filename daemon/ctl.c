@@ -309,34 +309,22 @@ static int close_rights(struct msghdr *mh)
 	return count;
 }
 
-/* Receive and answer one message. Returns -1 if the connection must be closed. */
-static int conn_request(struct conn *c, uint32_t events)
+/*
+ * Validate and answer the message of n bytes in rxbuf, which carried nfds file
+ * descriptors (already closed); msg_flags are recvmsg's (MSG_TRUNC, MSG_CTRUNC).
+ * Returns -1 if the connection must be closed (the reply could not be sent).
+ */
+static int conn_message(struct conn *c, size_t n, int nfds, int msg_flags)
 {
-	struct iovec iov = { rxbuf.b, sizeof(rxbuf.b) };
-	struct msghdr mh;
 	struct reply r;
-	ssize_t n;
-	int nfds, ret;
+	int ret;
 	uint16_t type = 0;
 
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf.b;
-	mh.msg_controllen = sizeof(cbuf.b);
-	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	/* first of all: no fd a client sent survives this function */
-	nfds = close_rights(&mh);
-	if (n == 0 && (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
-		return -1; /* orderly close (SEQPACKET: an empty message reads the same) */
-
-	if ((size_t)n >= sizeof(struct vnm_ctl_hdr))
+	if (n >= sizeof(struct vnm_ctl_hdr))
 		type = rxbuf.h.type;
-	if (mh.msg_flags & MSG_TRUNC)
+	if (msg_flags & MSG_TRUNC)
 		ret = send_error(c, type, -EMSGSIZE, "message larger than header + 64 KiB");
-	else if ((size_t)n < sizeof(struct vnm_ctl_hdr))
+	else if (n < sizeof(struct vnm_ctl_hdr))
 		ret = send_error(c, 0, -EPROTO, "truncated message: shorter than the header");
 	else if (rxbuf.h.magic != VNM_CTL_MAGIC)
 		ret = send_error(c, type, -EPROTO, "bad magic");
@@ -344,13 +332,13 @@ static int conn_request(struct conn *c, uint32_t events)
 		ret = send_error(c, type, -EPROTO, "unsupported protocol version");
 	else if (rxbuf.h.len > VNM_CTL_MAX_PAYLOAD)
 		ret = send_error(c, type, -EMSGSIZE, "payload length over 64 KiB");
-	else if (rxbuf.h.len != (size_t)n - sizeof(struct vnm_ctl_hdr))
+	else if (rxbuf.h.len != n - sizeof(struct vnm_ctl_hdr))
 		ret = send_error(c, type, -EPROTO, "payload length does not match the message");
 	else if (rxbuf.h.status != 0)
 		ret = send_error(c, type, -EPROTO, "requests carry status 0");
 	else if (type == 0 || type >= VNM_CTL_TYPE_MAX || !ops[type].fn)
 		ret = send_error(c, type, -EINVAL, "unknown request type");
-	else if ((nfds || (mh.msg_flags & MSG_CTRUNC)) && !ops[type].fds_ok)
+	else if ((nfds || (msg_flags & MSG_CTRUNC)) && !ops[type].fds_ok)
 		ret = send_error(c, type, -EINVAL, "file descriptors are not accepted");
 	else if (rxbuf.h.len != ops[type].req_size)
 		ret = send_error(c, type, -EINVAL, "payload size does not match the request type");
@@ -384,6 +372,29 @@ static int conn_request(struct conn *c, uint32_t events)
 		return -1;
 	}
 	return 0;
+}
+
+/* Receive and answer one message. Returns -1 if the connection must be closed. */
+static int conn_request(struct conn *c, uint32_t events)
+{
+	struct iovec iov = { rxbuf.b, sizeof(rxbuf.b) };
+	struct msghdr mh;
+	ssize_t n;
+	int nfds;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.b;
+	mh.msg_controllen = sizeof(cbuf.b);
+	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	/* first of all: no fd a client sent survives this function */
+	nfds = close_rights(&mh);
+	if (n == 0 && (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
+		return -1; /* orderly close (SEQPACKET: an empty message reads the same) */
+	return conn_message(c, (size_t)n, nfds, mh.msg_flags);
 }
 
 static void conn_event(struct vnm_evsrc *src, uint32_t events)
@@ -443,6 +454,44 @@ static void accept_one(void)
 	conns = c;
 	nconns++;
 	vnm_log(VNM_LOG_DEBUG, "client pid %u connected (%u connections)", c->pid, nconns);
+}
+
+/* ---- test and fuzz seam (no socket to receive from) ---- */
+
+struct vnm_ctl_conn *vnm_ctl_conn_new(int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->ev.handler = conn_event;
+	c->fd = fd;
+	c->uid = (unsigned)geteuid();
+	c->pid = (unsigned)getpid();
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	conns = c;
+	nconns++;
+	return (struct vnm_ctl_conn *)c;
+}
+
+int vnm_ctl_conn_input(struct vnm_ctl_conn *cc, const void *buf, size_t len, int nfds)
+{
+	int flags = 0;
+
+	if (len > sizeof(rxbuf.b)) {
+		len = sizeof(rxbuf.b); /* what recvmsg would have stored */
+		flags |= MSG_TRUNC;
+	}
+	memcpy(rxbuf.b, buf, len);
+	return conn_message((struct conn *)cc, len, nfds < 0 ? 0 : nfds,
+			    flags | (nfds > CTL_MAX_FDS_IN ? MSG_CTRUNC : 0));
+}
+
+void vnm_ctl_conn_free(struct vnm_ctl_conn *cc)
+{
+	conn_close((struct conn *)cc);
 }
 
 static void listen_event(struct vnm_evsrc *src, uint32_t events)

@@ -44,4 +44,18 @@ int vnm_ctl_listen(const char *dir, char *err, size_t errlen);
 /* Drop every connection (unbinding its ports) and remove the socket. */
 void vnm_ctl_shutdown(void);
 
+/*
+ * Test and fuzz seam: a connection whose replies go to fd (the caller's end of a
+ * SOCK_SEQPACKET pair; closed by vnm_ctl_conn_free), fed messages by the caller
+ * instead of recvmsg. vnm_ctl_conn_input runs the daemon's validation and dispatch
+ * on len bytes that carried nfds descriptors (already closed by the caller; more
+ * than SCM_MAX_FD reads as MSG_CTRUNC, more than header + 64 KiB as MSG_TRUNC).
+ * Returns -1 when a real connection would be dropped, else 0. Main thread only.
+ */
+struct vnm_ctl_conn;
+struct vnm_ctl_conn *vnm_ctl_conn_new(int fd);
+int vnm_ctl_conn_input(struct vnm_ctl_conn *c, const void *buf, size_t len, int nfds);
+/* Unbind the connection's port, close fd, free. */
+void vnm_ctl_conn_free(struct vnm_ctl_conn *c);
+
 #endif /* VNM_DAEMON_CTL_H */
