@@ -289,6 +289,12 @@ int vnm_region_create(const char *name, uint64_t obj_bytes, uint32_t num_bufs, u
 	r->buf_size = buf_size;
 	r->num_bufs = num_bufs;
 	r->size = roundup(r->buf_ofs + (uint64_t)num_bufs * buf_size, PAGE);
+	/*
+	 * A power of two: QEMU exposes the file as an ivshmem BAR, and PCI BARs are
+	 * powers of two (passthrough). The file is sparse: the tail costs no memory.
+	 */
+	while (r->size & (r->size - 1))
+		r->size += r->size & -r->size;
 
 	ret = vnm_alloc_init(&r->objs, r->obj_ofs, r->obj_size);
 	if (ret == 0)
