@@ -58,4 +58,30 @@ void vnm__pipe_free(struct vnm_port *d);
  */
 int vnm__pipe_tx_recheck(struct vnm_port *d, unsigned ri);
 
+/* Build d->tx[]/d->rx[] from end e of a region (header copy hdr), bounds-checked (port.c). */
+int vnm__map_rings(struct vnm_port *d, const struct vnm_region_hdr *hdr,
+		   const struct vnm_region_end *e, char *err, size_t errlen);
+
+/*
+ * Passthrough guest mode (guest.c). vnm__guest_spec: does vnm_port_open go to the
+ * guest path ("ptnet:..." or VNM_GUEST=1)? vnm__guest_open_at: the open, over a sysfs
+ * PCI devices directory (a fake one in tests); message in err. The rest are the
+ * guest's versions of close / arm / poll.
+ */
+int vnm__guest_spec(const char *spec);
+int vnm__guest_open(const char *spec, const struct vnm_open_opts *opts, struct vnm_port **out);
+int vnm__guest_open_at(const char *sysfs_dir, const char *spec, const struct vnm_open_opts *opts,
+		       struct vnm_port **out, char *err, size_t errlen);
+void vnm__guest_free(struct vnm_port *d);
+int vnm__guest_arm(struct vnm_port *d, short events);
+int vnm__guest_poll(struct vnm_port *d, short events, int timeout_ms);
+
+/*
+ * A pipe end with no peer notify socket (peer_fd -1, a guest): notify the peer through
+ * the ivshmem doorbell instead (db NULL: nobody can be notified; the peer's need-kick
+ * flags are then left set for the host to poll).
+ */
+void vnm__pipe_set_doorbell(struct vnm_port *d, volatile uint32_t *db, uint32_t rx_val,
+			    uint32_t tx_val);
+
 #endif

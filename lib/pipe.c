@@ -47,6 +47,8 @@ struct vnm_pipe_state {
 	struct vnm_kring *peer_tx;  /* [nrx] views of the peer's TX rings (atok only) */
 	uint32_t *rx_nslots;        /* [nrx] private geometry of my RX rings */
 	uint32_t *rx_last_head;     /* [nrx] my RX head last published */
+	volatile uint32_t *doorbell; /* peer_fd < 0 (a guest): ivshmem doorbell, or NULL */
+	uint32_t db_rx, db_tx;      /* values: peer RX has packets / peer TX has space */
 };
 
 struct slot_copy {
@@ -189,9 +191,30 @@ int vnm__pipe_setup(struct vnm_port *d, const struct vnm_region_hdr *hdr,
 	return 0;
 }
 
+void vnm__pipe_set_doorbell(struct vnm_port *d, volatile uint32_t *db, uint32_t rx_val,
+			    uint32_t tx_val)
+{
+	if (!d->pipe)
+		return;
+	d->pipe->doorbell = db;
+	d->pipe->db_rx = rx_val;
+	d->pipe->db_tx = tx_val;
+}
+
+/* Can we notify the peer at all? If not, leave its need-kick flags for the host to see. */
+static inline int can_notify(const struct vnm_pipe_state *ps)
+{
+	return ps->peer_fd >= 0 || ps->doorbell;
+}
+
 static void notify_peer(struct vnm_pipe_state *ps)
 {
 	char b = 0;
+
+	if (ps->peer_fd < 0) {
+		*ps->doorbell = ps->db_rx; /* vnetmapd writes the byte for us */
+		return;
+	}
 	/* EAGAIN: bytes are already queued, the peer's fd is readable anyway */
 	ssize_t r = send(ps->peer_fd, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	(void)r;
@@ -202,6 +225,11 @@ static void drain_peer(struct vnm_pipe_state *ps)
 {
 	char buf[4 * VNM_NOTIFY_FILL];
 	ssize_t r;
+
+	if (ps->peer_fd < 0) {
+		*ps->doorbell = ps->db_tx; /* vnetmapd drains the filler for us */
+		return;
+	}
 	do
 		r = recv(ps->peer_fd, buf, sizeof(buf), MSG_DONTWAIT);
 	while (r == (ssize_t)sizeof(buf));
@@ -309,7 +337,7 @@ int __vnm_pipe_txsync(struct vnm_port *d, unsigned ri)
 		/* RELEASE: the peer sees the swapped slots before the new hwtail */
 		vnm_kring_publish(pk);
 		/* Dekker with the peer's vnm_csb_app_arm (the fence is inside) */
-		if (vnm_kring_notify_needed(pk))
+		if (can_notify(ps) && vnm_kring_notify_needed(pk))
 			notify_peer(ps);
 	}
 	if (reason) {
@@ -337,7 +365,7 @@ int __vnm_pipe_rxsync(struct vnm_port *d, unsigned ri)
 		 * (Dekker with the peer's TX arm, which sets the flag and then re-reads
 		 * our head in its txsync): if it sleeps on a full pipe, drain its filler.
 		 */
-		if (vnm_kring_notify_needed(&ps->peer_tx[ri]))
+		if (can_notify(ps) && vnm_kring_notify_needed(&ps->peer_tx[ri]))
 			drain_peer(ps);
 	}
 	tail = vnm_csb_app_hwtail(rc->ktoa); /* ACQUIRE: slots the peer moved in */

@@ -50,7 +50,7 @@ int vnm__check_ring(const char *base, uint64_t size, uint64_t ring_ofs, uint32_t
 }
 
 /* Build d->tx[] and d->rx[] from end e of a region whose header copy is hdr. */
-static int map_rings(struct vnm_port *d, const struct vnm_region_hdr *hdr,
+int vnm__map_rings(struct vnm_port *d, const struct vnm_region_hdr *hdr,
 		     const struct vnm_region_end *e, char *err, size_t errlen)
 {
 	const uint64_t size = d->memsize;
@@ -213,7 +213,7 @@ int vnm__port_setup(struct vnm_port *d, const struct vnm_ctl_open_rep *rep, size
 		snprintf(err, errlen, "bad region header");
 		return ret;
 	}
-	ret = map_rings(d, &hdr, &hdr.ends[rep->end], err, errlen);
+	ret = vnm__map_rings(d, &hdr, &hdr.ends[rep->end], err, errlen);
 	if (ret < 0)
 		return ret;
 	if (d->kind == VNM_KIND_PIPE) {
@@ -242,6 +242,9 @@ int vnm_port_open(const char *spec, const struct vnm_open_opts *opts, struct vnm
 		*out = NULL;
 	if (!spec || !out)
 		return vnm__report(cb, cbarg, -EINVAL, "vnm_port_open: NULL argument");
+	/* a passthrough guest: "ptnet:..." or VNM_GUEST=1 (guest.c) */
+	if (vnm__guest_spec(spec))
+		return vnm__guest_open(spec, opts, out);
 	/* fail early on a bad name; the daemon parses it again and decides */
 	ret = vnm_portname_parse(spec, &pn, err, sizeof(err));
 	if (ret < 0)
@@ -283,6 +286,7 @@ void vnm_port_close(struct vnm_port *d)
 	if (!d)
 		return;
 	vnm__pipe_free(d);
+	vnm__guest_free(d); /* unmaps the BARs of a guest port */
 	if (d->mem)
 		munmap(d->mem, d->memsize);
 	if (d->fd >= 0)
@@ -380,6 +384,8 @@ int vnm_arm(struct vnm_port *d, short events)
 {
 	int mask = 0, drain = 0, fill = 0;
 
+	if (d->guest)
+		return vnm__guest_arm(d, events);
 	if ((events & POLLIN) && has_rx(d)) {
 		unsigned recheck = 0;
 
@@ -477,6 +483,8 @@ int vnm_poll(struct vnm_port *d, short events, int timeout_ms)
 	int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
 	int mask, r;
 
+	if (d->guest)
+		return vnm__guest_poll(d, events, timeout_ms);
 	events &= POLLIN | POLLOUT;
 	/* a direction without bound rings never becomes ready (and must not spin) */
 	if (!has_tx(d))
