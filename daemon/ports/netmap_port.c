@@ -290,7 +290,8 @@ static uint16_t frame_csum(const struct vnm_frame *f, uint32_t start)
 		const uint8_t *q = f->frag[g];
 		uint32_t n = f->frag_len[g];
 
-		if (off + n <= start)
+		/* an empty fragment past start would underflow n at an odd distance below */
+		if (n == 0 || off + n <= start)
 			continue;
 		if (start > off) {
 			q += start - off;
