@@ -14,7 +14,7 @@ vm_init "$BUILD/vm" "$BIN" || skip "guest image cannot be built"
 vm_have ping || skip "image lacks iputils ping"
 
 SA=$TMPD/a.sock SB=$TMPD/b.sock
-vm_script "$VM_TMP/b.sh" stay-up.sh SERVE=150 IPERF=0
+vm_script "$VM_TMP/b.sh" stay-up.sh SERVE=85 IPERF=0
 vm_script "$VM_TMP/a.sh" ping-through-restart.sh PEER=10.0.0.2 LONG_COUNT=75 RESUME=30
 vm_start b "$VM_TMP/b.sh" --vhost-user "$SB" --server --mac 52:54:00:00:00:02 --ip 10.0.0.2/24
 vm_start a "$VM_TMP/a.sh" --vhost-user "$SA" --server --mac 52:54:00:00:00:01 --ip 10.0.0.1/24
