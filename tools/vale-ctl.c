@@ -14,6 +14,11 @@
  *   vale-ctl -g NAME               port info
  *   vale-ctl --stats [NAME]        per-port counters (drops by reason, ring resets)
  *   vale-ctl --fdb valeX           learned MAC table
+ *   vale-ctl --passthrough SPEC [--doorbell]
+ *                                  bind a VALE port or pipe end for a guest (ivshmem);
+ *                                  prints the QEMU arguments to use
+ *   vale-ctl --passthrough-remove NAME   unbind it
+ *   vale-ctl --passthrough-list [NAME]   exported ports (also in the plain listing)
  *   --json                         machine-readable output for -l, --stats, --fdb, -g
  *   --dir DIR                      runtime directory (else $VNETMAP_DIR, else the default)
  *
@@ -52,6 +57,11 @@ static void usage(int code)
 		"\t-C spec\t\tring/slot sizes for -n: tx_slots,rx_slots,tx_rings,rx_rings\n"
 		"\t--stats [NAME]\tper-port counters (port, switch, or all)\n"
 		"\t--fdb valeX\tthe switch's learned MAC table\n"
+		"\t--passthrough SPEC [--doorbell]\n"
+		"\t\t\tbind valeX:Y or netmap:X{N for a guest (ivshmem), print\n"
+		"\t\t\tthe QEMU arguments (--doorbell: ivshmem-doorbell)\n"
+		"\t--passthrough-remove NAME\tunbind it\n"
+		"\t--passthrough-list [NAME]\texported ports\n"
 		"\t--json\t\tmachine-readable output\n"
 		"\t--dir DIR\truntime directory (default $VNETMAP_DIR)\n");
 	exit(code);
@@ -114,6 +124,8 @@ static void *alloc_reply(void)
 	return p;
 }
 
+static int do_pt_list(const char *name, int quiet);
+
 static int do_list(const char *name, int info)
 {
 	struct vnm_ctl_port_info *pi = alloc_reply();
@@ -162,6 +174,105 @@ static int do_list(const char *name, int info)
 	if (json)
 		printf("%s]\n", cnt ? "\n" : "");
 	free(pi);
+	if (!info && !json && !*name)
+		do_pt_list("", 1);
+	return 0;
+}
+
+static void pt_qemu_args(const struct vnm_ctl_pt_info *p)
+{
+	if (p->flags & VNM_PT_DOORBELL)
+		printf("-chardev socket,id=vnmpt,path=%.*s -device ivshmem-doorbell,chardev=vnmpt,"
+		       "vectors=%u\n",
+		       NSTR(p->sock_path), p->vectors);
+	else
+		printf("-object memory-backend-file,id=vnmpt,share=on,mem-path=%.*s,size=%llu "
+		       "-device ivshmem-plain,memdev=vnmpt\n",
+		       NSTR(p->mem_path), (unsigned long long)p->region_size);
+}
+
+/* Exported ports: one line each (or JSON); name "" lists all. quiet: no error if none. */
+static int do_pt_list(const char *name, int quiet)
+{
+	struct vnm_ctl_pt_info *pt = alloc_reply();
+	char msg[512] = "";
+	struct vnm_ctl_name_req req;
+	int n, cnt;
+
+	memset(&req, 0, sizeof(req));
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	n = vnm_ctl_call(dir, VNM_CTL_PT_LIST, &req, sizeof(req), pt, VNM_CTL_MAX_PAYLOAD, msg,
+			 sizeof(msg));
+	if (n < 0) {
+		free(pt);
+		if (quiet)
+			return 0; /* an older daemon */
+		msg[sizeof(msg) - 1] = '\0';
+		fprintf(stderr, "failed to list passthrough ports: %s\n%s\n", strerror(-n), msg);
+		return 1;
+	}
+	cnt = n / (int)sizeof(*pt);
+	if (json && !quiet)
+		printf("[");
+	for (int i = 0; i < cnt; i++) {
+		struct vnm_ctl_pt_info *p = &pt[i];
+		if (json && !quiet) {
+			printf("%s\n {\"name\": ", i ? "," : "");
+			jstr(p->name, sizeof(p->name));
+			printf(", \"mode\": \"%s\", \"kind\": \"%s\", \"mem_path\": ",
+			       p->flags & VNM_PT_DOORBELL ? "doorbell" : "plain",
+			       p->kind == VNM_KIND_PIPE ? "pipe" : "vale");
+			jstr(p->mem_path, sizeof(p->mem_path));
+			printf(", \"socket\": ");
+			jstr(p->sock_path, sizeof(p->sock_path));
+			printf(", \"region_size\": %llu, \"end\": %u, \"guest_connected\": %s}",
+			       (unsigned long long)p->region_size, p->end,
+			       p->guest_connected ? "true" : "false");
+		} else if (!json) {
+			printf("%.*s passthrough %s, region %llu bytes, end %u%s\n  qemu: ", NSTR(p->name),
+			       p->flags & VNM_PT_DOORBELL ? "doorbell" : "plain",
+			       (unsigned long long)p->region_size, p->end,
+			       (p->flags & VNM_PT_DOORBELL)
+				       ? (p->guest_connected ? ", QEMU connected" : ", no QEMU")
+				       : "");
+			pt_qemu_args(p);
+		}
+	}
+	if (json && !quiet)
+		printf("%s]\n", cnt ? "\n" : "");
+	free(pt);
+	return 0;
+}
+
+static int do_passthrough(const char *spec, uint32_t flags)
+{
+	struct vnm_ctl_pt_req req;
+	struct vnm_ctl_pt_info info;
+	char msg[512] = "";
+	int ret;
+
+	memset(&req, 0, sizeof(req));
+	if (strlen(spec) >= sizeof(req.spec)) {
+		fprintf(stderr, "failed to export %s: %s\n", spec, strerror(ENAMETOOLONG));
+		return 1;
+	}
+	strcpy(req.spec, spec);
+	req.flags = flags;
+	memset(&info, 0, sizeof(info));
+	ret = vnm_ctl_call(dir, VNM_CTL_PASSTHROUGH, &req, sizeof(req), &info, sizeof(info), msg,
+			   sizeof(msg));
+	if (ret < 0) {
+		msg[sizeof(msg) - 1] = '\0';
+		fprintf(stderr, "failed to export %s: %s\n%s%s", spec, strerror(-ret), msg,
+			msg[0] ? "\n" : "");
+		return 1;
+	}
+	if (ret < (int)sizeof(info)) {
+		fprintf(stderr, "failed to export %s: short reply\n", spec);
+		return 1;
+	}
+	/* the QEMU arguments, alone on the first line (scripts take it as is) */
+	pt_qemu_args(&info);
 	return 0;
 }
 
@@ -274,7 +385,8 @@ static void conf_suffix(const char *conf, char *out, size_t outlen)
 	}
 }
 
-enum { OPT_JSON = 256, OPT_STATS, OPT_FDB, OPT_DIR, OPT_HELP, OPT_VHOST, OPT_SERVER, OPT_CLIENT };
+enum { OPT_JSON = 256, OPT_STATS, OPT_FDB, OPT_DIR, OPT_HELP, OPT_VHOST, OPT_SERVER, OPT_CLIENT,
+       OPT_PT, OPT_PT_RM, OPT_PT_LIST, OPT_DOORBELL };
 
 int main(int argc, char **argv)
 {
@@ -287,11 +399,15 @@ int main(int argc, char **argv)
 		{ "vhost-user", required_argument, NULL, OPT_VHOST },
 		{ "server", no_argument, NULL, OPT_SERVER },
 		{ "client", no_argument, NULL, OPT_CLIENT },
+		{ "passthrough", required_argument, NULL, OPT_PT },
+		{ "passthrough-remove", required_argument, NULL, OPT_PT_RM },
+		{ "passthrough-list", optional_argument, NULL, OPT_PT_LIST },
+		{ "doorbell", no_argument, NULL, OPT_DOORBELL },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, cmd = 'l';
 	const char *name = "", *conf = NULL, *vhost = NULL;
-	uint32_t vflags = 0;
+	uint32_t vflags = 0, ptflags = 0;
 
 	while ((ch = getopt_long(argc, argv, "d:a:h:g:l::n:r:C:p:P:m:", lopts, NULL)) != -1) {
 		switch (ch) {
@@ -352,11 +468,27 @@ int main(int argc, char **argv)
 		case OPT_CLIENT:
 			vflags &= ~(uint32_t)VNM_VHOST_SERVER;
 			break;
+		case OPT_PT:
+		case OPT_PT_RM:
+			cmd = ch;
+			name = optarg;
+			break;
+		case OPT_PT_LIST:
+			cmd = ch;
+			if (optarg)
+				name = optarg;
+			else if (optind < argc && argv[optind][0] != '-')
+				name = argv[optind++];
+			break;
+		case OPT_DOORBELL:
+			ptflags |= VNM_PT_DOORBELL;
+			break;
 		default:
 			usage(2);
 		}
 	}
-	if (optind != argc || ((vhost || vflags) && cmd != 'n') || (vhost && conf))
+	if (optind != argc || ((vhost || vflags) && cmd != 'n') || (vhost && conf) ||
+	    (ptflags && cmd != OPT_PT))
 		usage(2);
 	if (vhost) {
 		struct vnm_ctl_vhost_req vr;
@@ -413,6 +545,13 @@ int main(int argc, char **argv)
 	case 'd':
 		call(VNM_CTL_DETACH, "detach", name, 0, NULL, 0);
 		return 0;
+	case OPT_PT:
+		return do_passthrough(name, ptflags);
+	case OPT_PT_RM:
+		call(VNM_CTL_PT_REMOVE, "remove passthrough", name, 0, NULL, 0);
+		return 0;
+	case OPT_PT_LIST:
+		return do_pt_list(name, 0);
 	}
 	return 0;
 }
