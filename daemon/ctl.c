@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ports/passthrough.h"
 #include "registry.h"
 #include "vnetmap/ctl.h"
 #include "vnetmap/portname.h"
@@ -176,6 +177,32 @@ static int h_vhost(struct conn *c, const void *req, struct reply *r)
 	return vnm_reg_create_vhost(q->name, q->path, q->flags, &r->err);
 }
 
+static int h_pt(struct conn *c, const void *req, struct reply *r)
+{
+	const struct vnm_ctl_pt_req *q = req;
+	int ret = vnm_pt_export(q->spec, q->flags, (struct vnm_ctl_pt_info *)r->payload, &r->err);
+
+	if (ret < 0)
+		return ret;
+	r->len = sizeof(struct vnm_ctl_pt_info);
+	return 0;
+}
+
+static int h_pt_remove(struct conn *c, const void *req, struct reply *r)
+{
+	return vnm_pt_remove(name_of(req), &r->err);
+}
+
+static int h_pt_list(struct conn *c, const void *req, struct reply *r)
+{
+	int n = vnm_pt_list(name_of(req), (struct vnm_ctl_pt_info *)r->payload,
+			    VNM_CTL_MAX_PAYLOAD / sizeof(struct vnm_ctl_pt_info), &r->err);
+	if (n < 0)
+		return n;
+	r->len = (uint32_t)n * sizeof(struct vnm_ctl_pt_info);
+	return 0;
+}
+
 /* The whole request policy in one place. */
 static const struct ctl_op ops[VNM_CTL_TYPE_MAX] = {
 	[VNM_CTL_OPEN] = { "OPEN", sizeof(struct vnm_ctl_open_req), 0, h_open },
@@ -188,6 +215,9 @@ static const struct ctl_op ops[VNM_CTL_TYPE_MAX] = {
 	[VNM_CTL_FDB] = { "FDB", sizeof(struct vnm_ctl_name_req), 0, h_fdb },
 	[VNM_CTL_INFO] = { "INFO", sizeof(struct vnm_ctl_name_req), 0, h_info },
 	[VNM_CTL_VHOST] = { "VHOST", sizeof(struct vnm_ctl_vhost_req), 0, h_vhost },
+	[VNM_CTL_PASSTHROUGH] = { "PASSTHROUGH", sizeof(struct vnm_ctl_pt_req), 0, h_pt },
+	[VNM_CTL_PT_REMOVE] = { "PT_REMOVE", sizeof(struct vnm_ctl_name_req), 0, h_pt_remove },
+	[VNM_CTL_PT_LIST] = { "PT_LIST", sizeof(struct vnm_ctl_name_req), 0, h_pt_list },
 };
 
 /* Payload checks common to the request structs: strings terminated, flags known. */
@@ -207,6 +237,14 @@ static int check_payload(uint16_t type, const void *p, struct vnm_err *err)
 		if (!memchr(v->name, '\0', sizeof(v->name)) || !memchr(v->path, '\0', sizeof(v->path)))
 			return vnm_err_set(err, -EINVAL, "vhost name or path not NUL-terminated");
 		return 0; /* flags: checked by vnm_reg_create_vhost */
+	}
+	if (type == VNM_CTL_PASSTHROUGH) {
+		const struct vnm_ctl_pt_req *q = p;
+
+		if (!memchr(q->spec, '\0', sizeof(q->spec)))
+			return vnm_err_set(err, -EINVAL, "spec not NUL-terminated within %d bytes",
+					   VNM_PORTSPEC_MAX);
+		return 0; /* flags: checked by vnm_pt_export */
 	}
 	const struct vnm_ctl_name_req *q = p;
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ports/passthrough.h"
 #include "region_alloc.h"
 #include "registry.h"
 #include "vnetmap.h"
@@ -366,6 +367,7 @@ int main(int argc, char **argv)
 	ret = 0;
 out:
 	/* stop: unbind every client, destroy ports and switches, remove every file */
+	vnm_pt_shutdown();
 	vnm_ctl_shutdown();
 	vnm_reg_shutdown();
 	vnm_memdir_cleanup();
