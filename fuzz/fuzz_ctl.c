@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ports/passthrough.h"
 #include "region_alloc.h"
 #include "registry.h"
 #include "vnetmap/ctl.h"
@@ -154,6 +155,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 __attribute__((destructor)) static void fuzz_cleanup(void)
 {
 	if (fuzz_dir[0]) {
+		vnm_pt_shutdown();
 		vnm_reg_shutdown();
 		vnm_memdir_cleanup();
 		rmdir(fuzz_dir);
@@ -276,6 +278,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (unsigned i = 0; i < NCONN; i++)
 		conn_drop(&conns[i]);
+	/* what vnetmapd does at exit: exports, then the registry */
+	vnm_pt_shutdown();
 	vnm_reg_shutdown();
 	/* nothing left open: no port, no region, no socket of the input */
 	int now = count_fds();
