@@ -21,6 +21,8 @@
 #   --dev-opts ,K=V,...  appended to the -device option of the NIC (offloads etc.)
 #   --ivshmem FILE[:SIZE]  shared memory (memory-backend-file share=on + ivshmem-plain),
 #                        SIZE in MiB (default 16); FILE is created under /dev/shm if relative
+#   --ivshmem-doorbell SOCK[:VECTORS]  ivshmem-doorbell connected to an ivshmem server
+#                        socket (vnetmapd's, vale-ctl --passthrough --doorbell); VECTORS 2
 #   --netns NS           run QEMU under `ip netns exec NS`
 #   --mem MIB (512)  --smp N (1)  --accel auto|tcg|kvm (auto: KVM only if a probe boot works)
 #   --append "ARGS"      extra kernel command line (vnm.mods=pktgen, vnm.mtu=9000, ...)
@@ -41,7 +43,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 IMAGE=${VNM_VM_IMAGE:-$HERE/../build/vm}
 SCRIPT= LOG=guest.log NAME= NIC= NICARG= SERVER=0 MODEL=virtio MAC=52:54:00:12:34:56
 IPADDR= VECTORS=0 DEVOPTS= IVSHMEM= NETNS= MEM=512 SMP=1 ACCEL=${VNM_VM_ACCEL:-auto}
-APPEND= TIMEOUT=120 DRY=0
+APPEND= TIMEOUT=120 DRY=0 IVSHMEM_DB=
 EXTRA=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -57,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--vectors) VECTORS=$2; shift ;;
 	--dev-opts) DEVOPTS=$2; shift ;;
 	--ivshmem) IVSHMEM=$2; shift ;;
+	--ivshmem-doorbell) IVSHMEM_DB=$2; shift ;;
 	--netns) NETNS=$2; shift ;;
 	--mem) MEM=$2; shift ;;
 	--smp) SMP=$2; shift ;;
@@ -160,6 +163,11 @@ if [ -n "$IVSHMEM" ]; then
 	case $f in /*) ;; *) f=/dev/shm/$f ;; esac
 	CMD+=(-object "memory-backend-file,id=shm0,share=on,mem-path=$f,size=${sz}M"
 		-device ivshmem-plain,memdev=shm0)
+fi
+if [ -n "$IVSHMEM_DB" ]; then
+	f=${IVSHMEM_DB%%:*} nv=2
+	[ "$f" != "$IVSHMEM_DB" ] && nv=${IVSHMEM_DB#*:}
+	CMD+=(-chardev "socket,id=ivsdb0,path=$f" -device "ivshmem-doorbell,chardev=ivsdb0,vectors=$nv")
 fi
 CMD+=("${EXTRA[@]}")
 
