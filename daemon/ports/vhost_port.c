@@ -77,6 +77,10 @@ static int tx_frame(struct vhost_port *vp, struct vhost_vq *vq, unsigned niov, u
 		vq->st.bad_hdr++;
 		return -EINVAL;
 	}
+	if (unlikely(total == VHOST_HDR_LEN)) {
+		vp->dp.stats.drop_runt++; /* a header and no frame */
+		return -ENODATA;
+	}
 	if (unlikely(total - VHOST_HDR_LEN > VHOST_FRAME_MAX)) {
 		vq->st.oversize++;
 		vp->dp.stats.drop_oversize++;
@@ -166,7 +170,7 @@ static int vh_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned m
 			continue; /* started but disabled: consume and drop */
 		ret = tx_frame(vp, vq, niov, total, &frames[nf], &vp->hdr[nf]);
 		if (unlikely(ret < 0)) {
-			if (ret != -EMSGSIZE)
+			if (ret != -EMSGSIZE && ret != -ENODATA)
 				p->stats.drop_bad_slot++;
 			continue;
 		}

@@ -20,41 +20,7 @@
 #include "../../daemon/ports/vhost_port.c"
 #include "unit/fakeguest.h"
 
-/* ---- stubs for what the port uses from the rest of the daemon ---- */
-int vnm_log_level = VNM_LOG_ERR;
-void vnm_log(int level, const char *fmt, ...)
-{
-}
-int vnm_ev_add(struct vnm_evsrc *src, int fd, uint32_t events)
-{
-	return 0;
-}
-void vnm_ev_del(int fd)
-{
-}
-void vnm_defer_close(int fd)
-{
-	close(fd);
-}
-int vnm_switch_attach(struct vnm_switch *sw, struct vnm_dport *p)
-{
-	p->sw_idx = 0;
-	return 0;
-}
-void vnm_switch_detach(struct vnm_switch *sw, struct vnm_dport *p)
-{
-	p->sw_idx = -1;
-}
-int vnm_switch_watch_fd(struct vnm_switch *sw, int fd)
-{
-	return 0;
-}
-void vnm_switch_unwatch_fd(struct vnm_switch *sw, int fd)
-{
-}
-void vnm_switch_kick(struct vnm_switch *sw)
-{
-}
+#include "unit/vhost_stubs.h"
 
 #define ALL_F (VHOST_NET_FEATURES & ~VHOST_BIT(VHOST_USER_F_PROTOCOL_FEATURES))
 #define NUM 8
