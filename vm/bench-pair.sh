@@ -17,7 +17,7 @@
 #                with --server QEMU listens (the vnetmapd default: start the guests, then
 #                let vnetmapd connect)
 # Options: --image DIR (default build/vm, built if needed), --tools BIN (build/bin),
-#   --time T (10 s per test), --tests "iperf rr pingf pktgen", --model virtio|e1000,
+#   --time T (10 s per test), --tests "ping iperf rr pingf pktgen", --model virtio|e1000,
 #   --dev-opts ,K=V, --out DIR (keep logs there).
 # Prints one line "MODE iperf_mbps=.. rr_tps=.. rr_lat_us=.. pingf_avg_us=..
 # pktgen_tx_pps=.. pktgen_rx_pps=.. boot_s=.. accel=.." and exits 0 when both guests did.
@@ -31,7 +31,7 @@ SOCK_A= SOCK_B= SERVER=
 if [ "$MODE" = vhost-user ]; then
 	SOCK_A=${1:?SOCK_A}; SOCK_B=${2:?SOCK_B}; shift 2
 fi
-IMAGE=$HERE/../build/vm TOOLS= T=10 TESTS="iperf rr pingf pktgen" MODEL=virtio DEVOPTS= OUT=
+IMAGE=$HERE/../build/vm TOOLS= T=10 TESTS="ping iperf rr pingf pktgen" MODEL=virtio DEVOPTS= OUT=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--image) IMAGE=$2; shift ;;
@@ -149,7 +149,7 @@ vm_wait "$VM_TIMEOUT" a b
 rc=$?
 stop_helper
 line="$MODE"
-for k in iperf_mbps rr_tps rr_lat_us pingf_avg_us pingf_loss_pct pktgen_tx_pps pktgen_rx_pps; do
+for k in ping_avg_us iperf_mbps rr_tps rr_lat_us pingf_avg_us pingf_loss_pct pktgen_tx_pps pktgen_rx_pps; do
 	line="$line $k=$(vm_result a $k)"
 done
 boot=$(sed -n -E 's/.*\(guest uptime ([0-9.]+) s\).*/\1/p' "$VM_TMP/a.run" | head -n 1)

@@ -42,8 +42,8 @@ BUSYBOX=$(command -v busybox || true)
 [ -n "$BUSYBOX" ] || die "busybox not found (apt-get install busybox-static)"
 DEPMOD=$(command -v depmod || true)
 
-# serialize concurrent builds into the same OUT_DIR or cache
-exec 9>"$CACHE/.lock"
+# serialize concurrent builds into the same OUT_DIR; downloads into the cache take its lock
+exec 9>"$OUT/.lock"
 flock 9 2>/dev/null || true
 
 # ---- 1. which kernel package -------------------------------------------------------------
@@ -66,13 +66,23 @@ kernel_pkg() {
 pkg_version() {
 	apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1
 }
-KPKG=$(kernel_pkg || true)
-[ -n "$KPKG" ] || { apt_update_once && KPKG=$(kernel_pkg || true); } || true
-KVERS=
-[ -n "$KPKG" ] && KVERS=$(pkg_version "$KPKG")
+# the answer of the last build stands while apt's package lists have not changed since
+KPKG= KVERS=
+if [ -z "${VNM_VM_KERNEL_PKG:-}" ] && [ -f "$OUT/kernel.txt" ] && [ -d /var/lib/apt/lists ] &&
+	[ "$OUT/kernel.txt" -nt /var/lib/apt/lists ]; then
+	read -r KPKG KVERS _ <"$OUT/kernel.txt" || true
+	[ -s "$CACHE/${KPKG}_${KVERS//:/%3a}_amd64.deb" ] || KPKG= KVERS=
+fi
+if [ -z "$KPKG" ]; then
+	KPKG=$(kernel_pkg || true)
+	[ -n "$KPKG" ] || { apt_update_once && KPKG=$(kernel_pkg || true); } || true
+	[ -n "$KPKG" ] && KVERS=$(pkg_version "$KPKG")
+fi
 DEB=
 if [ -n "$KPKG" ] && [ -n "$KVERS" ]; then
 	DEB=$CACHE/${KPKG}_${KVERS//:/%3a}_amd64.deb
+	exec 8>"$CACHE/.lock"
+	flock 8 2>/dev/null || true
 	if [ ! -s "$DEB" ]; then
 		note "downloading $KPKG $KVERS"
 		tmpd=$(mktemp -d "$CACHE/dl.XXXXXX")
@@ -87,6 +97,7 @@ if [ -n "$KPKG" ] && [ -n "$KVERS" ]; then
 		fi
 		rm -rf "$tmpd"
 	fi
+	exec 8>&-
 fi
 if [ -z "$DEB" ]; then
 	# offline: the newest kernel already in the cache

@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Guest script (template for vm_script): the benchmark columns against a bench-server.sh
 # guest at PEER. Variables: PEER, T (seconds per test, default 10), TESTS (default
-# "iperf rr pingf pktgen"), PINGF_COUNT (default 10000, bounded by 2*T seconds).
-# Results (VNM-RESULT lines): iperf_mbps; rr_lat_us (sockperf TCP ping-pong average one-way
-# latency, 64 B) and rr_tps (= 1e6 / (2 * rr_lat_us), transactions/s); pingf_avg_us,
+# "ping iperf rr pingf pktgen"), PINGF_COUNT (default 10000, bounded by 2*T seconds).
+# Results (VNM-RESULT lines): ping_avg_us (20 pings, 0.2 s apart: idle latency);
+# iperf_mbps; rr_lat_us (sockperf TCP ping-pong average one-way latency, 64 B) and rr_tps (= 1e6 / (2 * rr_lat_us), transactions/s); pingf_avg_us,
 # pingf_loss_pct (iputils ping -f); pktgen_tx_pps, pktgen_rx_pps (guest kernel pktgen,
 # 60-byte UDP frames to PEER's MAC for T s; rx counted on PEER's eth0).
 . /vnm/lib.sh
-: "${T:=10}" "${TESTS:=iperf rr pingf pktgen}" "${PINGF_COUNT:=10000}"
+: "${T:=10}" "${TESTS:=ping iperf rr pingf pktgen}" "${PINGF_COUNT:=10000}"
 vnm_wait_peer "$PEER" 30 || exit 10
 ctl() { echo "$1" | nc -w 5 "$PEER" 5999; }
 i=0
@@ -33,6 +33,12 @@ for t in $TESTS; do
 		lat=$(echo "$out" | sed -n -E 's/.*Summary: Latency is ([0-9.]+) usec.*/\1/p' | tail -n 1)
 		vnm_note rr_lat_us "$lat"
 		[ -n "$lat" ] && vnm_note rr_tps "$(awk -v l="$lat" 'BEGIN { printf "%.0f", 1e6 / (2 * l) }')"
+		;;
+	ping)
+		out=$(vnm_ping "$PEER" 20 0.2)
+		echo "$out" | tail -n 1
+		set -- $(vnm_ping_stats "$out")
+		[ "$2" != "?" ] && vnm_note ping_avg_us "$(awk -v a="$2" 'BEGIN { printf "%.0f", a * 1000 }')"
 		;;
 	pingf)
 		out=$(timeout $((T * 3 + 10)) /usr/bin/ping -f -c "$PINGF_COUNT" -w "$((T * 2))" "$PEER" 2>&1)
