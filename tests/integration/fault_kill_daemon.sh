@@ -16,9 +16,12 @@ require_bin vnetmapd pkt-gen vale-ctl
 ITERS=${FAULT_ITERS:-10}
 
 # start_daemon returns at once when a (stale) socket exists: wait for this daemon's line
+# (the old log goes first: the redirection of a background job happens in the child,
+# so a grep right after the start could still read the previous daemon's line)
 start_fresh() {
+	rm -f "$TMPD/vnetmapd.log"
 	start_daemon
-	wait_until 10 grep -q 'listening on' "$TMPD/vnetmapd.log" ||
+	wait_until 10 grep -qs "listening on" "$TMPD/vnetmapd.log" ||
 		fail "iteration $i: the restarted vnetmapd never listened: $(tail -n 3 "$TMPD/vnetmapd.log")"
 }
 
