@@ -10,7 +10,8 @@
 #   NIC (at most one; none = no network):
 #   --vhost-user SOCK [--server]   virtio-net on a vhost-user socket; QEMU is the client
 #                        (reconnect=1) unless --server (QEMU listens, wait=off: the
-#                        documented set-up for vnetmapd, which connects and reconnects)
+#                        documented set-up for vnetmapd, which connects and reconnects);
+#                        either way QEMU boots the guest only once the back-end is there
 #   --tap IFNAME         QEMU user-space virtio/e1000 on a TAP (vhost=off, script=no);
 #                        use --netns NS when the TAP lives in a network namespace
 #   --stream PATH [--server]  -netdev stream over a UNIX socket
