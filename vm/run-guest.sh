@@ -37,7 +37,7 @@
 # marker, 126 on a usage or image error.
 set -u
 
-usage() { sed -n '3,38p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 126; }
+usage() { sed -n '3,/^set -u/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 126; }
 die() { echo "run-guest: $*" >&2; exit 126; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 
