@@ -258,6 +258,13 @@ static int sw_round(struct vnm_switch *sw)
  * its number reused since epoll_wait returned; vnm_switch_unwatch_fd removes it under lock). */
 static void drain_fd(struct vnm_switch *sw, int fd)
 {
+	if (fd == sw->evfd) {
+		/* our own eventfd (vnm_switch_kick) is never unwatched: drain it always */
+		uint64_t v;
+		ssize_t r = read(fd, &v, sizeof(v));
+		(void)r;
+		return;
+	}
 	for (unsigned i = 0; i < sw->nwfd; i++) {
 		if (sw->wfd[i] == fd) {
 			uint64_t v;
