@@ -10,6 +10,8 @@
 # written). Any crash, sanitizer report, leak, timeout or out-of-memory fails the
 # run; the reproducer is left in $FUZZ_BUILD/artifacts/ and its path printed.
 #
+# -print_funcs=0: no symbolizer process (and its pipes) while fuzzing, which fd-leak
+# checks in the targets would otherwise see.
 # Environment: FUZZ_SECONDS (30), FUZZ_BUILD (build-fuzz), CC (clang),
 # FUZZ_BUILD_ONLY=1 (build, do not run), FUZZ_ARGS (extra libFuzzer flags).
 # Exit 0: every target built and ran clean; 77: no clang with libFuzzer; 1: a finding
@@ -88,7 +90,7 @@ for t in "${targets[@]}"; do
 	t0=$(date +%s)
 	# shellcheck disable=SC2086
 	"$OUT/$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$OUT/artifacts/$t-" "${dict[@]}" \
+		-print_final_stats=1 -print_funcs=0 -artifact_prefix="$OUT/artifacts/$t-" "${dict[@]}" \
 		${FUZZ_ARGS:-} "$work" "${seeds[@]}" >"$log" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - t0))
