@@ -339,10 +339,15 @@ static void test_churn(int rounds)
 	long rss1 = rss_kib(dpid);
 	if (fds1 != fds0)
 		fail("churn: daemon fds %d after %d rounds, %d before", fds1, rounds, fds0);
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan's allocator maps as it likes and its quarantine holds freed memory: report only */
+	printf("churn: ASan build, mappings and RSS not asserted\n");
+#else
 	if (maps1 != maps0)
 		fail("churn: daemon mappings %d after %d rounds, %d before", maps1, rounds, maps0);
 	if (rss1 - rss0 > 8192)
 		fail("churn: daemon RSS grew from %ld to %ld KiB", rss0, rss1);
+#endif
 	call(keep, VNM_CTL_DETACH, "vale0:keep");
 	call(keep, VNM_CTL_REMOVE, "keep");
 	close(keep);
