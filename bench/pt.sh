@@ -81,4 +81,4 @@ echo "| row | ivshmem | median | runs |"
 echo "|---|---|---|---|"
 printf '%s\n' "${TABLE[@]}"
 echo
-echo "accel: $(grep -h '^accel' "$VM_TMP"/*.run 2>/dev/null | sort -u | tr '\n' ' ')"
+echo "accelerator: $(grep -h '^accel' "$VM_TMP"/*.run 2>/dev/null | sed 's/^accel: //' | sort -u | tr '\n' ' ')"
