@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * ctl_stress.c - negative tests of vnetmapd that tests/unit/ctl_proto.c does not cover
- * (bad-inputs.md items 1, 3 and 7; issue 6 item 1's "/proc/PID/fd and the daemon's
+ * (bad-inputs.md items 1, 3, 7 and 23; issue 6 item 1's "/proc/PID/fd and the daemon's
  * mappings before and after 10,000 repetitions"):
  *   stall:    200 peers that connect and never send, and one peer that sends requests
  *             without ever reading a reply: the daemon drops the latter once its socket
@@ -16,7 +16,9 @@
  *   geometry: a client scribbles the region header (buf_ofs, buf_size, num_bufs, ends[]),
  *             its rings' num_slots / buf_ofs / nr_buf_size and its netmap_if ring offsets,
  *             then sends: the daemon uses its private copies (the frame arrives intact
- *             at another port, no ring reset), and stays up.
+ *             at another port, no ring reset), and stays up;
+ *   monitors: (item 23 as things stand) OPEN of a monitor port (/r /t /z) is refused
+ *             with -EOPNOTSUPP (-EINVAL for a pipe), not half-served.
  * Runs the daemon of the build dir ($VNM_BIN/vnetmapd or ../bin/vnetmapd); 77 if absent.
  *
  * Security model: this program is the hostile peer.
@@ -356,6 +358,21 @@ static void test_churn(int rounds)
 	       maps0, maps1, rss0, rss1);
 }
 
+/* Class 23 today: monitor ports are not served; asking for one is a clear error. */
+static void test_refused(void)
+{
+	static const char *const mon[] = { "vale0:m/r", "vale0:m/t", "vale0:m/z", "netmap:mp{1/r" };
+
+	for (unsigned i = 0; i < sizeof(mon) / sizeof(mon[0]); i++) {
+		int c = ctl_connect();
+		int32_t st = call(c, VNM_CTL_OPEN, mon[i]);
+		if (st != -EOPNOTSUPP && st != -EINVAL)
+			fail("monitor %s: status %d, want -EOPNOTSUPP", mon[i], st);
+		close(c);
+	}
+	printf("monitors: OPEN of a monitor port refused (-EOPNOTSUPP): not served yet\n");
+}
+
 static void test_geometry(void)
 {
 	struct vnm_open_opts o = { .dir = dir };
@@ -485,6 +502,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	close(s);
+	test_refused();
 	test_geometry();
 	test_stall();
 	test_churn(rounds);
