@@ -342,6 +342,10 @@ int vhost_vq_rx(struct vhost_vq *vq, const uint8_t hdr[VHOST_HDR_LEN], const str
 				if (c == 0) {
 					s.part++;
 					s.off = 0;
+					if (unlikely(s.part >= (int)f->nfrags)) {
+						left = 0; /* fragments shorter than f->len: stop */
+						break;
+					}
 					continue;
 				}
 				if (c > room)
