@@ -21,7 +21,7 @@
 # deleted. With tests/lib.sh loaded, its vnm_cleanup runs after ours with the original
 # exit status.
 #
-# Environment: VM_TIMEOUT (per-guest bound, s, default 90), VNM_VM_ACCEL (auto|tcg|kvm).
+# Environment: VM_TIMEOUT (per-guest bound, s, default 150), VNM_VM_ACCEL (auto|tcg|kvm).
 
 VM_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VM_IMAGE=
@@ -132,7 +132,7 @@ vm_start() {
 	local name=$1 script=$2
 	shift 2
 	"$VM_LIB_DIR/run-guest.sh" --image "$VM_IMAGE" --name "$name" --script "$script" \
-		--log "$VM_TMP/$name.log" --timeout "${VM_TIMEOUT:-90}" "$@" \
+		--log "$VM_TMP/$name.log" --timeout "${VM_TIMEOUT:-150}" "$@" \
 		-- -pidfile "$VM_TMP/$name.pid" >"$VM_TMP/$name.run" 2>&1 &
 	VM_PID[$name]=$!
 	unset "VM_RC[$name]"

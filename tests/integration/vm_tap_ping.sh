@@ -18,12 +18,12 @@ vm_have iperf3 ping || skip "image lacks iperf3 or iputils ping"
 NS=vnm-vmtap-$$
 vm_netns_bridge "$NS" br0 tap0 tap1 || skip "cannot create netns $NS with a bridge and TAPs"
 
-vm_script "$VM_TMP/b.sh" iperf-server.sh SERVE=60
+vm_script "$VM_TMP/b.sh" iperf-server.sh SERVE=120
 vm_script "$VM_TMP/a.sh" ping-iperf-client.sh PEER=10.0.0.2 PING_COUNT=20 PING_INTERVAL=0.2 \
 	IPERF_TIME=3
 vm_start b "$VM_TMP/b.sh" --netns "$NS" --tap tap1 --mac 52:54:00:00:00:02 --ip 10.0.0.2/24
 vm_start a "$VM_TMP/a.sh" --netns "$NS" --tap tap0 --mac 52:54:00:00:00:01 --ip 10.0.0.1/24
-if ! vm_wait 100 a b; then
+if ! vm_wait 170 a b; then
 	vm_show a >&2
 	vm_show b >&2
 	fail "guests: a rc ${VM_RC[a]}, b rc ${VM_RC[b]}"

@@ -24,7 +24,7 @@ bg rx "$BIN/pkt-gen" -i vale0:h -f rx
 RX=$BG_PID
 
 sent() { [ -n "$(vm_result a pktgen_sent)" ]; }
-wait_until 90 sent || { vm_show a >&2; fail "the guest's pktgen did not finish"; }
+wait_until 150 sent || { vm_show a >&2; fail "the guest's pktgen did not finish"; }
 sleep 1
 kill -INT "$RX"
 wait_pid "$RX" 10 || fail "pkt-gen rx did not exit on SIGINT"
@@ -36,7 +36,7 @@ log "guest pktgen sent $sent, host pkt-gen received $got"
 
 bg tx "$BIN/pkt-gen" -i vale0:h -f tx -n $N -R 5000 -S $HMAC -D $GMAC -s 10.0.0.9:1234 -d 10.0.0.1:9
 wait_pid "$BG_PID" 30 || fail "pkt-gen tx: $(tail -n 3 "$TMPD/tx.log")"
-if ! vm_wait 90 a; then
+if ! vm_wait 120 a; then
 	vm_show a >&2
 	fail "guest: rc ${VM_RC[a]}"
 fi

@@ -14,7 +14,7 @@ vm_init "$BUILD/vm" "$BIN" || skip "guest image cannot be built"
 vm_have ping || skip "image lacks iputils ping"
 
 SA=$TMPD/a.sock SB=$TMPD/b.sock
-vm_script "$VM_TMP/b.sh" stay-up.sh SERVE=85 IPERF=0
+vm_script "$VM_TMP/b.sh" stay-up.sh SERVE=140 IPERF=0
 vm_script "$VM_TMP/a.sh" ping-through-restart.sh PEER=10.0.0.2 LONG_COUNT=75 RESUME=30
 vm_start b "$VM_TMP/b.sh" --vhost-user "$SB" --server --mac 52:54:00:00:00:02 --ip 10.0.0.2/24
 vm_start a "$VM_TMP/a.sh" --vhost-user "$SA" --server --mac 52:54:00:00:00:01 --ip 10.0.0.1/24
@@ -24,7 +24,7 @@ FLAGS=(--vhost-user "vale0:a=$SA" --vhost-user "vale0:b=$SB")
 start_daemon "${FLAGS[@]}"
 
 phase1() { [ -n "$(vm_result a phase1)" ]; }
-wait_until 90 phase1 || { vm_show a >&2; vm_show b >&2; fail "guests never reached each other"; }
+wait_until 150 phase1 || { vm_show a >&2; vm_show b >&2; fail "guests never reached each other"; }
 sleep 3
 log "phase 1 done: killing vnetmapd (pid $DAEMON_PID) while A pings"
 kill -TERM "$DAEMON_PID"
@@ -34,7 +34,7 @@ sleep 1
 start_daemon "${FLAGS[@]}"
 log "vnetmapd restarted (pid $DAEMON_PID)"
 
-if ! vm_wait 120 a b; then
+if ! vm_wait 150 a b; then
 	vm_show a >&2
 	vm_show b >&2
 	fail "guests: a rc ${VM_RC[a]}, b rc ${VM_RC[b]} (resumed: '$(vm_result a resumed)')"

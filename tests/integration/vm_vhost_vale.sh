@@ -17,7 +17,7 @@ vm_init "$BUILD/vm" "$BIN" || skip "guest image cannot be built"
 vm_have iperf3 ping || skip "image lacks iperf3 or iputils ping"
 
 SA=$TMPD/a.sock SB=$TMPD/b.sock
-vm_script "$VM_TMP/b.sh" stay-up.sh SERVE=90 IPERF=1
+vm_script "$VM_TMP/b.sh" stay-up.sh SERVE=120 IPERF=1
 vm_script "$VM_TMP/a.sh" ping-iperf-client.sh PEER=10.0.0.2 PING_COUNT=20 PING_INTERVAL=0.2 \
 	IPERF_TIME=3 WAIT=60 SAY_DONE=1
 vm_start b "$VM_TMP/b.sh" --vhost-user "$SB" --server --mac 52:54:00:00:00:02 --ip 10.0.0.2/24
@@ -32,7 +32,7 @@ connected() { [ "$(vctl -g a 2>/dev/null | grep -c 'front-end connected')" -ge 1
 	[ "$(vctl -g b 2>/dev/null | grep -c 'front-end connected')" -ge 1 ]; }
 wait_until 20 connected || log "vale-ctl -g does not say 'front-end connected' yet: $(vctl -g a 2>&1 | head -n 3)"
 
-if ! vm_wait 120 a b; then
+if ! vm_wait 170 a b; then
 	vm_show a >&2
 	vm_show b >&2
 	vctl --stats >&2
