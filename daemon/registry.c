@@ -142,7 +142,7 @@ static struct vnm_vport *vport_find_pers(const char *name)
 
 static int vport_attach(struct vnm_vport *vp, struct sw_ent *s, struct vnm_err *err)
 {
-	char full[VNM_NAME_MAX];
+	char full[VNM_NAME_MAX] = ""; /* copied whole into names clients read: no stack bytes */
 	int n = snprintf(full, sizeof(full), "%s:%s", s->name, vp->name);
 	int ret;
 
