@@ -352,7 +352,10 @@ static int doorbell_setup(struct pt_export *x, struct vnm_err *err)
 	char fname[80];
 	int n, ret;
 
-	snprintf(fname, sizeof(fname), "pt-%.60s.sock", x->info.name);
+	static unsigned seq;
+
+	/* a sequence number: "X{1" and "X}1" must not share a file name */
+	snprintf(fname, sizeof(fname), "pt%u-%.60s.sock", ++seq, x->info.name);
 	for (char *p = fname; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
