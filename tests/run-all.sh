@@ -6,7 +6,8 @@
 # Exit codes of a test: 0 pass, 77 skip, anything else (or a timeout) fail.
 # One line per test: "PASS name (1.2s)", "FAIL name (...)", "SKIP name (reason)";
 # a failing test's log tail follows its line. A test that leaves a vnetmapd, pkt-gen or
-# any other program of BUILD_DIR/bin running fails; the leftovers are killed.
+# any other program of BUILD_DIR/bin running, or any process in its session, fails;
+# the leftovers are killed.
 # The last line is exactly "N passed, N failed" (", N skipped" appended when any
 # were skipped). Exit 1 if any test failed.
 #
@@ -67,7 +68,9 @@ run_one() {
 	before=" $(build_pids | tr '\n' ' ') "
 	t0=$(date +%s.%N)
 	# own session: a timeout kills the whole test with whatever it started
-	setsid -w timeout -k 5 "$tmo" "$@" </dev/null >"$log" 2>&1
+	setsid -w timeout -k 5 "$tmo" "$@" </dev/null >"$log" 2>&1 &
+	local sid=$!
+	wait "$sid"
 	rc=$?
 	t1=$(date +%s.%N)
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
@@ -78,6 +81,19 @@ run_one() {
 	for p in $(build_pids); do
 		case $before in *" $p "*) continue ;; esac
 		leftovers="$leftovers $p:$(basename "$(readlink /proc/$p/exe 2>/dev/null)")"
+		kill -KILL "$p" 2>/dev/null
+	done
+	# and anything else still alive in the test's session (QEMU, helpers of any kind);
+	# zombies and processes already exiting (no exe) are being reaped, not left over
+	local cands
+	cands=$(ps -eo pid=,sid=,stat= 2>/dev/null | awk -v s="$sid" '$2 == s && $3 !~ /^Z/ { print $1 }')
+	[ -n "$cands" ] && sleep 0.3
+	for p in $cands; do
+		local exe st
+		exe=$(readlink "/proc/$p/exe" 2>/dev/null) || continue
+		st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1)
+		[ -n "$st" ] && [ "$st" != Z ] || continue
+		leftovers="$leftovers $p:$(basename "$exe")"
 		kill -KILL "$p" 2>/dev/null
 	done
 
