@@ -13,6 +13,7 @@
 #
 # Environment: TEST_TIMEOUT (seconds per test, default 120; integration tests get
 # INTEGRATION_TIMEOUT, default 300), TESTS (space-separated names to run, default all),
+# EXCLUDE (space-separated shell patterns of test names not to run, e.g. "vm_* pt_*"),
 # KEEP_LOGS=DIR (keep every test's full log there).
 set -u
 
@@ -52,8 +53,12 @@ build_pids() {
 }
 
 selected() {
-	[ -z "${TESTS:-}" ] && return 0
 	local t
+	for t in ${EXCLUDE:-}; do
+		# shellcheck disable=SC2254
+		case $1 in $t) return 1 ;; esac
+	done
+	[ -z "${TESTS:-}" ] && return 0
 	for t in $TESTS; do
 		[ "$t" = "$1" ] && return 0
 	done
