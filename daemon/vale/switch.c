@@ -59,6 +59,7 @@ struct vnm_switch {
 
 	/* under lock */
 	int *wfd;            /* watched kick fds: an event is drained only if still listed */
+	uint32_t *wflags;    /* VNM_WATCH_* of each wfd[] entry (NODRAIN: never read) */
 	unsigned nwfd, capwfd;
 	struct vnm_dport *port[VNM_SWITCH_MAX_PORTS];
 	uint8_t list[VNM_SWITCH_MAX_PORTS]; /* attached indices, attach order */
@@ -268,6 +269,8 @@ static void drain_fd(struct vnm_switch *sw, int fd)
 	for (unsigned i = 0; i < sw->nwfd; i++) {
 		if (sw->wfd[i] == fd) {
 			uint64_t v;
+			if (sw->wflags[i] & VNM_WATCH_NODRAIN)
+				return; /* a data fd: the port's rx_batch consumes what woke us */
 			ssize_t r = read(fd, &v, sizeof(v));
 			(void)r;
 			return;
@@ -420,6 +423,7 @@ void vnm_switch_destroy(struct vnm_switch *sw)
 	free(sw->frames);
 	free(sw->dlist);
 	free(sw->wfd);
+	free(sw->wflags);
 	free(sw);
 }
 
@@ -484,9 +488,16 @@ void vnm_switch_detach(struct vnm_switch *sw, struct vnm_dport *p)
 
 int vnm_switch_watch_fd(struct vnm_switch *sw, int fd)
 {
+	return vnm_switch_watch_fd2(sw, fd, 0);
+}
+
+int vnm_switch_watch_fd2(struct vnm_switch *sw, int fd, uint32_t flags)
+{
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 	int ret = 0;
 
+	if (flags & ~(uint32_t)VNM_WATCH_NODRAIN)
+		return -EINVAL;
 	ctl_lock(sw);
 	if (sw->nwfd == sw->capwfd) {
 		unsigned cap = sw->capwfd ? sw->capwfd * 2 : 16;
@@ -496,29 +507,32 @@ int vnm_switch_watch_fd(struct vnm_switch *sw, int fd)
 			goto out;
 		}
 		sw->wfd = n;
+		uint32_t *fl = realloc(sw->wflags, cap * sizeof(*fl));
+		if (!fl) {
+			ret = -ENOMEM;
+			goto out; /* wfd grew, capwfd did not: harmless */
+		}
+		sw->wflags = fl;
 		sw->capwfd = cap;
 	}
 	if (epoll_ctl(sw->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		ret = -errno;
 		goto out;
 	}
+	sw->wflags[sw->nwfd] = flags;
 	sw->wfd[sw->nwfd++] = fd;
 out:
 	ctl_unlock(sw);
 	return ret;
 }
 
-/*
- * Stop watching fd. On return the switch thread will not read it again, and any
- * round that used a notify fd cleared before this call has finished: the caller
- * may close the fds of an unbound client at once.
- */
 void vnm_switch_unwatch_fd(struct vnm_switch *sw, int fd)
 {
 	ctl_lock(sw);
 	epoll_ctl(sw->epfd, EPOLL_CTL_DEL, fd, NULL);
 	for (unsigned i = 0; i < sw->nwfd; i++) {
 		if (sw->wfd[i] == fd) {
+			sw->wflags[i] = sw->wflags[sw->nwfd - 1];
 			sw->wfd[i] = sw->wfd[--sw->nwfd];
 			break;
 		}

@@ -33,6 +33,14 @@ void vnm_switch_detach(struct vnm_switch *sw, struct vnm_dport *p);
 /* Wake the thread when fd becomes readable (kick eventfds). The thread drains it. Main thread. */
 int vnm_switch_watch_fd(struct vnm_switch *sw, int fd);
 /*
+ * The same with flags (additive). VNM_WATCH_NODRAIN: the thread only wakes on fd and
+ * never reads it (a data fd, e.g. a packet socket or TAP, whose port's rx_batch
+ * consumes what is there; epoll is level-triggered, so the port must consume or the
+ * switch keeps waking). Main thread.
+ */
+#define VNM_WATCH_NODRAIN 0x1
+int vnm_switch_watch_fd2(struct vnm_switch *sw, int fd, uint32_t flags);
+/*
  * Stop watching fd. Returns once the switch thread has finished the round it was in:
  * it will not touch fd again, nor a notify fd cleared (vnm_nmport_set_notify -1)
  * before this call, so the caller may close both at once. Main thread.
