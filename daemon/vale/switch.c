@@ -496,8 +496,10 @@ int vnm_switch_watch_fd2(struct vnm_switch *sw, int fd, uint32_t flags)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 	int ret = 0;
 
-	if (flags & ~(uint32_t)VNM_WATCH_NODRAIN)
+	if (flags & ~(uint32_t)(VNM_WATCH_NODRAIN | VNM_WATCH_OUT_ET))
 		return -EINVAL;
+	if (flags & VNM_WATCH_OUT_ET)
+		ev.events |= EPOLLOUT | EPOLLET;
 	ctl_lock(sw);
 	if (sw->nwfd == sw->capwfd) {
 		unsigned cap = sw->capwfd ? sw->capwfd * 2 : 16;

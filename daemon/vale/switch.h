@@ -39,6 +39,13 @@ int vnm_switch_watch_fd(struct vnm_switch *sw, int fd);
  * switch keeps waking). Main thread.
  */
 #define VNM_WATCH_NODRAIN 0x1
+/*
+ * VNM_WATCH_OUT_ET (additive): also wake when fd becomes writable, edge-triggered
+ * (EPOLLIN | EPOLLOUT | EPOLLET): a notify socket's app end, whose TX filler drained by
+ * the peer means "TX space" (csb.h); edge-triggered so that a socket that simply stays
+ * writable does not keep the thread awake. Readable bytes are still read (8 at most).
+ */
+#define VNM_WATCH_OUT_ET 0x2
 int vnm_switch_watch_fd2(struct vnm_switch *sw, int fd, uint32_t flags);
 /*
  * Stop watching fd. Returns once the switch thread has finished the round it was in:
