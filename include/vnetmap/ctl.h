@@ -56,7 +56,7 @@ struct vnm_ctl_name_req {
 	uint32_t pad;
 };
 
-#define VNM_CTL_F_HOST 0x1 /* attach with the host stack (vale-ctl -h), later */
+#define VNM_CTL_F_HOST 0x1 /* ATTACH valeX:TAPNAME as a TAP host-stack port (vale-ctl -h) */
 
 /*
  * VNM_CTL_VHOST: create a persistent port NAME served as a vhost-user socket at path
@@ -120,6 +120,8 @@ enum vnm_port_kind {
 	VNM_KIND_VALE = 1,
 	VNM_KIND_PIPE = 2,
 	VNM_KIND_VHOST = 3, /* a persistent VALE port served as vhost-user (not OPENable) */
+	VNM_KIND_NETDEV = 4, /* a Linux interface attached with vale-ctl -a (AF_PACKET; not OPENable) */
+	VNM_KIND_TAP = 5,    /* a TAP host-stack port attached with vale-ctl -h (not OPENable) */
 };
 
 /*
