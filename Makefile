@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# Thin wrapper over CMake: `make`, `make test`, `make asan-test`, `make run`, `make bench`.
+# Thin wrapper over CMake: `make`, `make test`, `make asan-test`, `make run`, `make bench`, `make fuzz`.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
@@ -28,6 +28,10 @@ run: build
 
 bench: build
 	@bench/run.sh $(BUILD)
+
+# libFuzzer targets (clang), FUZZ_SECONDS each (default 30)
+fuzz:
+	@fuzz/run.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
