@@ -23,7 +23,9 @@
 
 #include "ctl.h"
 #include "port.h"
+#include "ports/hostport.h"
 #include "ports/netmap_port.h"
+#include "ports/pipe_vhost.h"
 #include "ports/vhost_port.h"
 #include "region_alloc.h"
 #include "registry.h"
@@ -51,7 +53,10 @@ struct vnm_vport {
 	unsigned nbind;
 	struct vnm_binding *excl; /* bound with /x */
 	int vhost;             /* a vhost-user port: dp is ports/vhost_port.c's, no region */
+	int host;              /* HOST_NETDEV / HOST_TAP: dp is ports/hostport.h's, no region */
 };
+
+enum { HOST_NETDEV = 1, HOST_TAP = 2 };
 
 static struct sw_ent switches[VNM_SWITCH_MAX];
 static struct vnm_vport *vports;
@@ -160,6 +165,10 @@ static int vport_attach(struct vnm_vport *vp, struct sw_ent *s, struct vnm_err *
 	s->nports++;
 	if (vp->vhost)
 		vnm_vhost_port_attached(vp->dp, s->sw);
+	if (vp->host == HOST_NETDEV)
+		vnm_afp_port_attached(vp->dp, s->sw);
+	else if (vp->host == HOST_TAP)
+		vnm_tap_port_attached(vp->dp, s->sw);
 	vnm_switch_kick(s->sw);
 	vnm_log(VNM_LOG_INFO, "%s attached (port_idx %d)", full, vp->dp->sw_idx);
 	return 0;
@@ -176,6 +185,10 @@ static void vport_detach(struct vnm_vport *vp)
 	vnm_switch_detach(s->sw, vp->dp);
 	if (vp->vhost)
 		vnm_vhost_port_detached(vp->dp);
+	if (vp->host == HOST_NETDEV)
+		vnm_afp_port_detached(vp->dp);
+	else if (vp->host == HOST_TAP)
+		vnm_tap_port_detached(vp->dp);
 	vnm_log(VNM_LOG_INFO, "%s:%s detached", s->name, vp->name);
 	memcpy(vp->dp->name, vp->name, sizeof(vp->name));
 	memcpy(vp->full, vp->name, sizeof(vp->name));
@@ -235,6 +248,10 @@ static void vport_free(struct vnm_vport *vp)
 		}
 	if (vp->vhost) {
 		vnm_vhost_port_destroy(vp->dp);
+	} else if (vp->host == HOST_NETDEV) {
+		vnm_afp_port_destroy(vp->dp);
+	} else if (vp->host == HOST_TAP) {
+		vnm_tap_port_destroy(vp->dp);
 	} else {
 		vnm_nmport_destroy(vp->dp);
 		vnm_region_destroy(vp->r);
@@ -381,6 +398,8 @@ static int vale_open(const struct vnm_portname *pn, struct vnm_binding *b,
 	if (vp && vp->vhost)
 		return vnm_err_set(err, -EBUSY, "%s is a vhost-user port (its peer is a VM)",
 				   pn->base);
+	if (vp && vp->host)
+		return vnm_err_set(err, -EBUSY, "%s is a host port (its peer is Linux)", pn->base);
 	if (vp) {
 		ret = geom_check(pn, &vp->end.g, pn->base, err);
 		if (ret < 0)
@@ -644,6 +663,8 @@ int vnm_reg_create_vhost(const char *name, const char *path, uint32_t flags, str
 	char msg[200];
 	size_t nlen = strnlen(name, 64);
 
+	if (vnm_pipe_vhost_is_pipe(name)) /* a pipe end: ports/pipe_vhost.c */
+		return vnm_pipe_vhost_create(name, path, flags, err);
 	if (nlen == 0 || nlen >= 48 || !valid_ident(name))
 		return vnm_err_set(err, -EINVAL, "bad port name \"%.64s\": [A-Za-z0-9_]{1,47}", name);
 	if (flags & ~(uint32_t)VNM_VHOST_SERVER)
@@ -675,6 +696,8 @@ int vnm_reg_remove(const char *name, struct vnm_err *err)
 {
 	struct vnm_vport *vp = vport_find_pers(name);
 
+	if (!vp && vnm_pipe_vhost_is_pipe(name))
+		return vnm_pipe_vhost_remove(name, err);
 	if (!vp)
 		return vnm_err_set(err, -ENXIO, "no persistent port %.64s", name);
 	if (vp->nbind)
@@ -699,16 +722,69 @@ static int split_vale(const char *spec, struct vnm_portname *pn, struct vnm_err 
 	return 0;
 }
 
+/*
+ * A host port for NAME: a TAP vnetmapd creates/opens (host), else the Linux interface
+ * NAME through AF_PACKET when /sys/class/net/NAME exists. It lives while attached.
+ */
+static int host_port_new(const char *name, int host, struct vnm_vport **out, struct vnm_err *err)
+{
+	struct vnm_vport *vp;
+	char path[64], msg[200];
+	size_t nlen = strlen(name);
+
+	if (nlen == 0 || nlen >= 16 || strchr(name, '/') || name[0] == '.')
+		return vnm_err_set(err, -EINVAL, "bad interface name \"%.64s\"", name);
+	if (!host) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s", name);
+		if (access(path, F_OK) != 0)
+			return vnm_err_set(err, -ENXIO,
+					   "no persistent port or interface %s: vale-ctl -n %s", name,
+					   name);
+	}
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return vnm_err_set(err, -ENOMEM, "out of memory");
+	vp->dp = host ? vnm_tap_port_create(name, msg, sizeof(msg))
+		      : vnm_afp_port_create(name, msg, sizeof(msg));
+	if (!vp->dp) {
+		free(vp);
+		return vnm_err_set(err, -EIO, "%s %s: %s", host ? "tap" : "af_packet", name, msg);
+	}
+	snprintf(vp->name, sizeof(vp->name), "%s", name);
+	memcpy(vp->full, vp->name, sizeof(vp->name));
+	vp->persistent = 1;
+	vp->host = host ? HOST_TAP : HOST_NETDEV;
+	vp->pi_flags = VNM_PI_PERSISTENT;
+	vp->dp->flags = 0;
+	vp->next = vports;
+	vports = vp;
+	*out = vp;
+	return 0;
+}
+
 int vnm_reg_attach(const char *spec, struct vnm_err *err)
+{
+	return vnm_reg_attach2(spec, 0, err);
+}
+
+int vnm_reg_attach2(const char *spec, uint32_t flags, struct vnm_err *err)
 {
 	struct vnm_portname pn;
 	struct vnm_vport *vp;
 	struct sw_ent *s;
-	int ret = split_vale(spec, &pn, err);
+	int ret = split_vale(spec, &pn, err), made = 0;
 
 	if (ret < 0)
 		return ret;
 	vp = vport_find_pers(pn.port);
+	if (vp && (flags & VNM_CTL_F_HOST) && vp->host != HOST_TAP)
+		return vnm_err_set(err, -EEXIST, "port %s exists and is not a TAP", pn.port);
+	if (!vp && !vport_find_eph(pn.sw, pn.port)) {
+		ret = host_port_new(pn.port, !!(flags & VNM_CTL_F_HOST), &vp, err);
+		if (ret < 0 && ret != -ENXIO)
+			return ret;
+		made = ret == 0;
+	}
 	if (!vp)
 		return vnm_err_set(err, -ENXIO, "no persistent port %s: vale-ctl -n %s", pn.port,
 				   pn.port);
@@ -717,11 +793,13 @@ int vnm_reg_attach(const char *spec, struct vnm_err *err)
 	if (vport_find_eph(pn.sw, pn.port))
 		return vnm_err_set(err, -EEXIST, "%s:%s exists (ephemeral)", pn.sw, pn.port);
 	ret = sw_get(pn.sw, &s, err);
-	if (ret < 0)
-		return ret;
-	ret = vport_attach(vp, s, err);
-	if (ret < 0)
-		sw_put(s);
+	if (ret >= 0) {
+		ret = vport_attach(vp, s, err);
+		if (ret < 0)
+			sw_put(s);
+	}
+	if (ret < 0 && made)
+		vport_free(vp);
 	return ret;
 }
 
@@ -744,6 +822,10 @@ int vnm_reg_detach(const char *spec, struct vnm_err *err)
 		return vnm_err_set(err, -EBUSY, "%s:%s has %u client(s)", pn.sw, pn.port,
 				   vp->nbind);
 	vport_detach(vp);
+	if (vp->host) {
+		vnm_log(VNM_LOG_INFO, "host port %s closed", vp->name);
+		vport_free(vp); /* host ports live while attached */
+	}
 	return 0;
 }
 
@@ -768,6 +850,11 @@ static void vport_info(const struct vnm_vport *vp, struct vnm_ctl_port_info *pi)
 		pi->kind = VNM_KIND_VHOST;
 		vnm_vhost_port_path(vp->dp, &server, &connected);
 		pi->clients = (uint32_t)connected;
+		pi->num_tx_rings = pi->num_rx_rings = 1;
+		return;
+	}
+	if (vp->host) {
+		pi->kind = vp->host == HOST_TAP ? VNM_KIND_TAP : VNM_KIND_NETDEV;
 		pi->num_tx_rings = pi->num_rx_rings = 1;
 		return;
 	}
@@ -823,6 +910,8 @@ int vnm_reg_list(const char *filter, int single, struct vnm_ctl_port_info *out, 
 	unsigned pm = 0;
 	n += vnm_pipe_list(filter, out + n, max - n, &pm);
 	matched += pm;
+	n += vnm_pipe_vhost_list(filter, out + n, max - n, &pm);
+	matched += pm;
 	if (*filter && matched == 0)
 		return vnm_err_set(err, -ENXIO, "no such port: %.64s", filter);
 	if (matched > n)
@@ -846,6 +935,9 @@ int vnm_reg_stats(const char *filter, struct vnm_ctl_port_stats *out, unsigned m
 		vport_fullname(vp, out[n].name, sizeof(out[n].name));
 		n++;
 	}
+	unsigned pm = 0;
+	n += vnm_pipe_vhost_stats(filter, out + n, max - n, &pm);
+	matched += pm;
 	if (*filter && matched == 0)
 		return vnm_err_set(err, -ENXIO, "no such port or switch: %.64s", filter);
 	return (int)n;
@@ -863,6 +955,7 @@ int vnm_reg_fdb(const char *sw, struct vnm_ctl_fdb_entry *out, unsigned max, str
 
 void vnm_reg_shutdown(void)
 {
+	vnm_pipe_vhost_shutdown(); /* unbinds pipe ends: before the pipes go */
 	while (vports)
 		vport_free(vports); /* detaches; destroys each switch with its last port */
 	for (int i = 0; i < VNM_SWITCH_MAX; i++) {

@@ -57,6 +57,9 @@ int vnm_reg_remove(const char *name, struct vnm_err *err);
 /* VHOST: persistent vhost-user port NAME at path (flags VNM_VHOST_SERVER), detached. */
 int vnm_reg_create_vhost(const char *name, const char *path, uint32_t flags, struct vnm_err *err);
 int vnm_reg_attach(const char *spec, struct vnm_err *err);
+/* ATTACH with VNM_CTL_F_*: HOST attaches TAP NAME; NAME with no persistent port but in
+ * /sys/class/net attaches that interface (AF_PACKET). Both are freed at DETACH. */
+int vnm_reg_attach2(const char *spec, uint32_t flags, struct vnm_err *err);
 int vnm_reg_detach(const char *spec, struct vnm_err *err);
 int vnm_reg_stats(const char *filter, struct vnm_ctl_port_stats *out, unsigned max,
 		  struct vnm_err *err);
