@@ -142,7 +142,9 @@ static int h_remove(struct conn *c, const void *req, struct reply *r)
 
 static int h_attach(struct conn *c, const void *req, struct reply *r)
 {
-	return vnm_reg_attach(name_of(req), &r->err);
+	const struct vnm_ctl_name_req *q = req;
+
+	return vnm_reg_attach2(name_of(req), q->flags, &r->err);
 }
 
 static int h_detach(struct conn *c, const void *req, struct reply *r)
@@ -253,8 +255,8 @@ static int check_payload(uint16_t type, const void *p, struct vnm_err *err)
 				   VNM_PORTSPEC_MAX);
 	if (q->flags & ~VNM_CTL_F_HOST)
 		return vnm_err_set(err, -EINVAL, "unknown flags 0x%x", q->flags);
-	if (q->flags & VNM_CTL_F_HOST)
-		return vnm_err_set(err, -EOPNOTSUPP, "host stack ports are not supported yet");
+	if ((q->flags & VNM_CTL_F_HOST) && type != VNM_CTL_ATTACH)
+		return vnm_err_set(err, -EINVAL, "VNM_CTL_F_HOST is for ATTACH only");
 	return 0;
 }
 
