@@ -8,8 +8,9 @@
  *   vale-ctl -n NAME --vhost-user PATH [--server|--client]
  *                                  a persistent port served as vhost-user at PATH
  *   vale-ctl -r NAME               remove a persistent port
- *   vale-ctl -a valeX:NAME         attach a port to switch valeX
- *   vale-ctl -h valeX:NAME         attach with the host stack
+ *   vale-ctl -a valeX:NAME         attach a port to switch valeX (NAME not a persistent
+ *                                  port but a Linux interface: attached via af_packet)
+ *   vale-ctl -h valeX:TAPNAME      attach the host stack: TAP TAPNAME, created or opened
  *   vale-ctl -d valeX:NAME         detach
  *   vale-ctl -g NAME               port info
  *   vale-ctl --stats [NAME]        per-port counters (drops by reason, ring resets)
@@ -50,8 +51,8 @@ static void usage(int code)
 		"\t\t\t... served as vhost-user at PATH (default --client:\n"
 		"\t\t\tQEMU listens, vnetmapd connects and reconnects)\n"
 		"\t-r NAME\t\tremove a persistent port\n"
-		"\t-a valeX:NAME\tattach a port to a switch\n"
-		"\t-h valeX:NAME\tattach a port with the host stack\n"
+		"\t-a valeX:NAME\tattach a port to a switch (or Linux interface NAME: af_packet)\n"
+		"\t-h valeX:TAP\tattach the host stack: TAP device TAP (created if needed)\n"
 		"\t-d valeX:NAME\tdetach a port from a switch\n"
 		"\t-g NAME\t\tshow port info\n"
 		"\t-C spec\t\tring/slot sizes for -n: tx_slots,rx_slots,tx_rings,rx_rings\n"
@@ -147,8 +148,10 @@ static int do_list(const char *name, int info)
 			       "\"tx_slots\": %u, \"rx_slots\": %u, \"buf_size\": %u, \"num_bufs\": %u, "
 			       "\"region_size\": %llu, \"clients\": %u}",
 			       p->bridge_idx, p->port_idx, p->kind == VNM_KIND_PIPE    ? "pipe"
-			       : p->kind == VNM_KIND_VHOST ? "vhost"
-							   : "vale",
+			       : p->kind == VNM_KIND_VHOST  ? "vhost"
+			       : p->kind == VNM_KIND_NETDEV ? "netdev"
+			       : p->kind == VNM_KIND_TAP    ? "tap"
+							    : "vale",
 			       p->flags & VNM_PI_PERSISTENT ? "true" : "false",
 			       p->flags & VNM_PI_LOSSLESS ? "true" : "false", p->num_tx_rings,
 			       p->num_rx_rings, p->num_tx_slots, p->num_rx_slots, p->buf_size,
@@ -157,6 +160,11 @@ static int do_list(const char *name, int info)
 			printf("%.*s: bridge_idx %d port_idx %d, vhost-user, front-end %s, persistent\n",
 			       NSTR(p->name), p->bridge_idx, p->port_idx,
 			       p->clients ? "connected" : "not connected");
+		} else if (info && (p->kind == VNM_KIND_NETDEV || p->kind == VNM_KIND_TAP)) {
+			printf("%.*s: bridge_idx %d port_idx %d, %s\n", NSTR(p->name), p->bridge_idx,
+			       p->port_idx,
+			       p->kind == VNM_KIND_TAP ? "tap (host stack), vnet header"
+						       : "netdev (af_packet), vnet header");
 		} else if (info) {
 			printf("%.*s: bridge_idx %d port_idx %d, %u tx rings of %u slots, %u rx rings "
 			       "of %u slots, %u buffers of %u bytes, region %llu bytes, %u client(s)%s%s\n",
