@@ -27,6 +27,7 @@
 
 #include "ctl.h"
 #include "ports/passthrough.h"
+#include "ports/pipe_vhost.h"
 #include "region_alloc.h"
 #include "registry.h"
 #include "vnetmap.h"
@@ -166,6 +167,8 @@ static void usage(FILE *f)
 		"              PATH (QEMU -chardev socket,path=PATH,server=on); vnetmapd\n"
 		"              connects and reconnects every second, or with ,server listens\n"
 		"              at PATH (repeatable)\n"
+		"  --vhost-user netmap:X{N=PATH[,server]  (or netmap:X}N=...)\n"
+		"              the pipe end served as vhost-user at PATH: a VM on each end\n"
 		"  --help      this text\n"
 		"  --version   print the version\n",
 		VNM_CTL_SOCK_NAME, VNETMAP_DIR_ENV);
@@ -196,7 +199,10 @@ static int runtime_dir(const char *dir)
 	return 0;
 }
 
-/* --vhost-user valeX:NAME=PATH[,server]: create the port and attach it. */
+/*
+ * --vhost-user valeX:NAME=PATH[,server]: create the port and attach it.
+ * --vhost-user netmap:X{N=PATH[,server]: serve a pipe end (ports/pipe_vhost.c).
+ */
 static int vhost_flag(const char *spec)
 {
 	const char *eq = strchr(spec, '=');
@@ -223,6 +229,14 @@ static int vhost_flag(const char *spec)
 	if (strlen(path) >= VNM_VHOST_PATH_MAX || !path[0]) {
 		vnm_log(VNM_LOG_ERR, "--vhost-user %s: bad socket path", spec);
 		return -1;
+	}
+	if (vnm_pipe_vhost_is_pipe(port)) {
+		/* a pipe end: served on its private switch, nothing to attach */
+		if (vnm_pipe_vhost_create(port, path, flags, &e) < 0) {
+			vnm_log(VNM_LOG_ERR, "--vhost-user %s: %s", spec, e.msg);
+			return -1;
+		}
+		return 0;
 	}
 	if (vnm_reg_create_vhost(strchr(port, ':') + 1, path, flags, &e) < 0 ||
 	    vnm_reg_attach(port, &e) < 0) {

@@ -908,13 +908,14 @@ int vnm_reg_list(const char *filter, int single, struct vnm_ctl_port_info *out, 
 				vport_info(vp, &out[n++]);
 		}
 	unsigned pm = 0;
-	n += vnm_pipe_list(filter, out + n, max - n, &pm);
-	matched += pm;
+	/* a pipe end served as vhost-user first: INFO (one entry) then says "vhost-user" */
 	n += vnm_pipe_vhost_list(filter, out + n, max - n, &pm);
+	matched += pm;
+	n += vnm_pipe_list(filter, out + n, max - n, &pm);
 	matched += pm;
 	if (*filter && matched == 0)
 		return vnm_err_set(err, -ENXIO, "no such port: %.64s", filter);
-	if (matched > n)
+	if (!single && matched > n) /* INFO: the first match (a vhost-user pipe end: that) */
 		vnm_log(VNM_LOG_WARN, "list truncated to %u of %u ports", n, matched);
 	return (int)n;
 }
