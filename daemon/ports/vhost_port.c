@@ -452,6 +452,11 @@ void vnm_vhost_port_detached(struct vnm_dport *p)
 	vp->sw = NULL;
 }
 
+void vnm_vhost_port_withhold(struct vnm_dport *p, uint64_t bits)
+{
+	to_vp(p)->dev.withheld = bits & ~VHOST_BIT(VIRTIO_F_VERSION_1);
+}
+
 int vnm_dport_is_vhost(const struct vnm_dport *p)
 {
 	return p && p->ops == &vhost_ops;

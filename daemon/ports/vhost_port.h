@@ -24,6 +24,12 @@ void vnm_vhost_port_destroy(struct vnm_dport *p);
 void vnm_vhost_port_attached(struct vnm_dport *p, struct vnm_switch *sw);
 void vnm_vhost_port_detached(struct vnm_dport *p);
 int vnm_dport_is_vhost(const struct vnm_dport *p);
+/*
+ * Never offer these feature bits (additive; call right after create, before the main
+ * loop runs the socket). E.g. guest-to-device GSO for a port whose frames go where
+ * no segmentation happens (a pipe end: ports/pipe_vhost.c).
+ */
+void vnm_vhost_port_withhold(struct vnm_dport *p, uint64_t bits);
 /* The socket path and role, for listings. */
 const char *vnm_vhost_port_path(const struct vnm_dport *p, int *server, int *connected);
 

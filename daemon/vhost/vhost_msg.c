@@ -145,7 +145,7 @@ static int any_started(const struct vhost_dev *d)
 
 static int h_get_features(struct req_ctx *c)
 {
-	reply_u64(c, VHOST_NET_FEATURES);
+	reply_u64(c, VHOST_NET_FEATURES & ~c->d->withheld);
 	return 0;
 }
 
@@ -153,10 +153,11 @@ static int h_set_features(struct req_ctx *c)
 {
 	struct vhost_dev *d = c->d;
 	uint64_t f = u64_of(c->payload);
+	const uint64_t offered = VHOST_NET_FEATURES & ~d->withheld;
 
-	if (f & ~VHOST_NET_FEATURES)
+	if (f & ~offered)
 		return err(d, -EINVAL, "SET_FEATURES: bits 0x%llx never offered",
-			   (unsigned long long)(f & ~VHOST_NET_FEATURES));
+			   (unsigned long long)(f & ~offered));
 	if (!(f & VHOST_BIT(VIRTIO_F_VERSION_1)))
 		return err(d, -EINVAL, "SET_FEATURES: VERSION_1 is required");
 	if (any_started(d) && f != d->features)

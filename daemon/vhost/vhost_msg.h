@@ -101,6 +101,7 @@ struct vhost_dev {
 	struct vhost_vq vq[VHOST_QUEUES];
 	uint64_t msgs, errors;       /* messages handled, connections closed for an error */
 	char err[160];               /* the last error, one line */
+	uint64_t withheld;           /* bits of VHOST_NET_FEATURES this device never offers (appended) */
 };
 
 void vhost_dev_init(struct vhost_dev *d, const struct vhost_dev_ops *ops, void *opaque);
