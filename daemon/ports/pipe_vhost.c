@@ -48,6 +48,7 @@
 #include "ports/pipe_vhost.h"
 #include "ports/vhost_port.h"
 #include "vale/switch.h"
+#include "vhost/vhost.h"
 #include "vhost/vnet.h"
 #include "vnetmap/portname.h"
 
@@ -581,6 +582,15 @@ int vnm_pipe_vhost_create(const char *spec, const char *path, uint32_t flags,
 		ret = vnm_err_set(err, -EINVAL, "vhost-user port %s: %s", pv->name, msg);
 		goto fail;
 	}
+	/*
+	 * No guest-to-device GSO: a pipe carries plain frames (its peer may be any netmap
+	 * program) and nothing segments on the way, so the guest segments itself. A partial
+	 * checksum (CSUM) is fine: completed in pc_deliver.
+	 */
+	vnm_vhost_port_withhold(pv->vh, VHOST_BIT(VIRTIO_NET_F_HOST_TSO4) |
+						VHOST_BIT(VIRTIO_NET_F_HOST_TSO6) |
+						VHOST_BIT(VIRTIO_NET_F_HOST_UFO) |
+						VHOST_BIT(VIRTIO_NET_F_HOST_ECN));
 	ret = vnm_switch_attach(pv->sw, &pv->pc->dp);
 	if (ret == 0)
 		ret = vnm_switch_attach(pv->sw, pv->vh);
