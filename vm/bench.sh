@@ -31,7 +31,7 @@ for r in $(seq "$RUNS"); do
 	done
 done
 
-accel=$(sed -n -E 's/.* accel=([a-z]+).*/\1/p' "$RAW" | sort -u | tr '\n' ' ')
+accel=$(sed -n -E 's/.* accel=([a-z]+).*/\1/p' "$RAW" | sort -u | paste -sd, -)
 echo "VM benchmark: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) host cores, accel: ${accel:-?}," \
 	"1 vCPU + 512 MiB per guest, $T s per test, medians of $RUNS runs (interleaved)"
 echo
