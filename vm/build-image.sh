@@ -153,7 +153,7 @@ if [ -d "$TOOLS_BIN" ]; then
 else
 	note "warning: no tools directory $TOOLS_BIN: the project's tools are not in the image"
 fi
-for b in "${BINS[@]}"; do
+for b in "$BUSYBOX" "${BINS[@]}"; do
 	while read -r l; do
 		[ -n "$l" ] && LIBS+=("$l")
 	done < <(libs_of "${b%% *}")
