@@ -63,6 +63,7 @@ struct afp_port {
 	struct vnm_dport dp; /* first */
 	int fd;
 	int ifindex;
+	unsigned err_logged;
 	char ifname[IF_NAMESIZE];
 	uint8_t *ring;
 	size_t ring_len;
@@ -278,6 +279,20 @@ static unsigned afp_space(struct vnm_dport *p)
 static int afp_sleep_prepare(struct vnm_dport *p)
 {
 	struct afp_port *ap = to_ap(p);
+	int e = 0;
+	socklen_t el = sizeof(e);
+
+	/*
+	 * A pending socket error (ENETDOWN: the interface went away) keeps the fd in
+	 * EPOLLERR, level-triggered: the switch would never sleep. Reading it clears it
+	 * (one syscall per sleep, not per round).
+	 */
+	if (getsockopt(ap->fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e) {
+		if (!ap->err_logged++)
+			vnm_log(VNM_LOG_WARN, "af_packet %s: %s (detach it: vale-ctl -d)",
+				ap->ifname, strerror(e));
+		p->stats.ring_resets++;
+	}
 
 	/* the fd is watched level-triggered; a block retired meanwhile is work */
 	return ap->pos.off != 0 || blk_ready(ap, ap->pos.blk);

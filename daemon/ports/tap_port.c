@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -43,6 +44,7 @@
 struct tap_port {
 	struct vnm_dport dp; /* first */
 	int fd;
+	int dead;      /* the device went away: fd now refers to a never-readable eventfd */
 	char ifname[IF_NAMESIZE];
 	struct vnm_switch *sw;
 	unsigned nframes;
@@ -58,6 +60,29 @@ static inline struct tap_port *to_tp(struct vnm_dport *p)
 	return (struct tap_port *)p;
 }
 
+/*
+ * The TAP device was deleted (its namespace went, ip link del): its fd polls EPOLLERR
+ * forever and the switch would never sleep. Switch thread: swap the fd number over to
+ * a fresh eventfd (dup2 is atomic; releasing the TAP file removes it from the switch's
+ * epoll set), so unwatch/close at detach still act on our own fd number.
+ */
+static void tap_gone(struct tap_port *tp, int err)
+{
+	int e;
+
+	tp->dp.stats.ring_resets++;
+	if (tp->dead)
+		return;
+	tp->dead = 1;
+	vnm_log(VNM_LOG_WARN, "tap %s: %s: device gone, port dropping (vale-ctl -d it)",
+		tp->ifname, strerror(err));
+	e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (e >= 0) {
+		dup2(e, tp->fd);
+		close(e);
+	}
+}
+
 static int tap_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned max)
 {
 	struct tap_port *tp = to_tp(p);
@@ -65,6 +90,8 @@ static int tap_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned 
 
 	tp->frames = frames;
 	tp->nframes = 0;
+	if (tp->dead)
+		return 0;
 	if (max > TAP_BATCH)
 		max = TAP_BATCH;
 	while (nf < max) {
@@ -77,8 +104,10 @@ static int tap_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN)
-				p->stats.ring_resets++; /* EBADFD (device gone) and such */
+			if (errno == EBADFD)
+				tap_gone(tp, errno);
+			else if (errno != EAGAIN)
+				p->stats.ring_resets++;
 			break;
 		}
 		if (r == 0)
@@ -138,6 +167,8 @@ static int tap_deliver(struct vnm_dport *p, const struct vnm_frame *frames, cons
 	uint64_t bytes = 0, pkts = 0;
 	unsigned i;
 
+	if (tp->dead)
+		return 0; /* counted drop_full */
 	for (i = 0; i < n; i++) {
 		const struct vnm_frame *f = &frames[idx[i]];
 		struct iovec v[1 + NM_MAX_FRAGS];
@@ -156,6 +187,10 @@ static int tap_deliver(struct vnm_dport *p, const struct vnm_frame *frames, cons
 			}
 			if (errno == EAGAIN || errno == EIO || errno == ENOBUFS)
 				break; /* full or down: the rest are drop_full */
+			if (errno == EBADFD) {
+				tap_gone(tp, errno);
+				break;
+			}
 			p->stats.drop_bad_slot++; /* EINVAL: TAP refused the header */
 			continue;
 		}
