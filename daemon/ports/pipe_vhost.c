@@ -63,6 +63,7 @@ struct pipe_client {
 	uint32_t num_bufs, buf_size;
 	/* switch thread */
 	uint32_t rx_head;      /* our RX head = cur */
+	uint32_t rx_seen;      /* RX tail at the last rx_batch: frames past it are new work */
 	uint32_t tx_cur;       /* our TX head = cur */
 	unsigned nfr;
 	uint32_t fend[VNM_BATCH_MAX]; /* ring index after frame i (and dropped slots before it) */
@@ -147,6 +148,7 @@ static int pc_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned m
 	t = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
 	if (t >= pc->rx_n)
 		return 0;
+	pc->rx_seen = t;
 	if (max > VNM_BATCH_MAX)
 		max = VNM_BATCH_MAX;
 	i = pc->rx_head;
@@ -352,9 +354,14 @@ static int pc_sleep_prepare(struct vnm_dport *p)
 	if (pc->rx_armed && !vnm_csb_app_armed(pc->rx_atok))
 		drain_notify(pc->d->fd);
 	pc->rx_armed = 1;
-	/* flag, fence, re-read hwtail (pairs with the peer's vnm_kring_notify_needed) */
+	/*
+	 * Flag, fence, re-read hwtail (pairs with the peer's vnm_kring_notify_needed).
+	 * New work = frames past the tail the last rx_batch saw. Frames before it that are
+	 * still in the ring wait for the guest's room (a lossless source): the guest's RX
+	 * kick wakes us for those (vhost_port.c space()/sleep_prepare), not this ring.
+	 */
 	uint32_t t = vnm_csb_app_arm(pc->rx_atok, pc->d->rx[0].ktoa);
-	if (t < pc->rx_n && t != pc->rx_head)
+	if (t < pc->rx_n && t != pc->rx_seen)
 		work = 1;
 	/* TX: frames wait in our ring for the peer's room */
 	if (pc->tx_pending) {
@@ -472,6 +479,7 @@ static struct pipe_client *pc_create(const char *name, const struct vnm_ctl_open
 	pc->tx_cur = __atomic_load_n(&pc->tx->head, __ATOMIC_RELAXED);
 	if (pc->rx_head >= pc->rx_n)
 		pc->rx_head = 0;
+	pc->rx_seen = pc->rx_head;
 	if (pc->tx_cur >= pc->tx_n)
 		pc->tx_cur = 0;
 	snprintf(pc->dp.name, sizeof(pc->dp.name), "%.50s.pipe", name);

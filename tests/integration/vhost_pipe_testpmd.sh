@@ -10,8 +10,9 @@
 #   2. A new testpmd (rxonly) on the same socket (vnetmapd reconnects): pkt-gen sends
 #      N2 frames into p}1; a pipe is lossless, so testpmd receives every one.
 #   3. vale-ctl -r 'netmap:p{1' unbinds the end: pkt-gen can bind it; then the same
-#      end served again with vnetmapd as the server (vale-ctl --vhost-user --server),
-#      testpmd the client: a short txonly run; SIGTERM: clean exit, no errors logged.
+#      end served again with vnetmapd as the server (vale-ctl --vhost-user --server):
+#      with no front-end, 100 frames from pkt-gen wait in the pipe and vnetmapd does not
+#      spin; testpmd the client: a short txonly run; SIGTERM: clean exit, no errors.
 # Exit 77 when dpdk-testpmd is not installed.
 . "$(dirname "$0")/../lib.sh"
 vnm_init "${1:-}"
@@ -113,6 +114,14 @@ grep -q "$END bound" "$TMPD/vnetmapd.log" || fail "pkt-gen could not bind $END a
 wait_until 10 sh -c "grep -q 'netmap:p{1 unbound' \"$TMPD/vnetmapd.log\"" || true
 rm -f "$SOCK"
 vctl -n "$END" --vhost-user "$SOCK" --server || fail "vale-ctl -n $END --vhost-user --server failed"
+# no front-end yet: frames pkt-gen puts in the pipe wait there, and the daemon sleeps
+timeout 30 "$BIN/pkt-gen" -i "$PEER" -f tx -n 100 >"$TMPD/tx3.log" 2>&1 || fail "pkt-gen tx (no front-end) failed"
+cpu() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; }
+c0=$(cpu)
+sleep 2
+c1=$(cpu)
+log "no front-end, 100 frames waiting in the pipe: vnetmapd used $((c1 - c0)) ticks in 2 s"
+[ $((c1 - c0)) -lt 60 ] || fail "vnetmapd spins while frames wait for a front-end ($((c1 - c0)) ticks in 2 s)"
 tp_start txonly ""
 wait_until 30 connected || fail "testpmd did not connect: $(tail -n 5 "$TP_LOG")"
 wait_until 30 prompt_ready || fail "testpmd not ready: $(tail -n 5 "$TP_LOG")"
