@@ -57,6 +57,7 @@ struct rx_pos {
 	unsigned blk;   /* current block */
 	uint32_t off;   /* offset of the next packet in it (0: block not opened yet) */
 	uint32_t left;  /* packets left in it */
+	unsigned adv;   /* blocks moved past since the batch started (released at rx_done) */
 };
 
 struct afp_port {
@@ -110,6 +111,7 @@ static inline void pos_next_block(struct rx_pos *q)
 	q->blk = (q->blk + 1) % AFP_BLOCK_NR;
 	q->off = 0;
 	q->left = 0;
+	q->adv++;
 }
 
 static void afp_rx_done(struct vnm_dport *p, unsigned n);
@@ -120,13 +122,15 @@ static int afp_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned 
 	struct rx_pos q = ap->pos;
 	unsigned nf = 0, guard = 0;
 
+	q.adv = 0;
 	ap->frames = frames;
 	ap->nframes = 0;
 	if (max > VNM_BATCH_MAX)
 		max = VNM_BATCH_MAX;
 	while (nf < max && guard++ < AFP_BLOCK_NR + VNM_BATCH_MAX * 2) {
 		if (q.off == 0) {
-			if (!blk_ready(ap, q.blk))
+			/* a full lap: this block is still ours (not released yet), stop */
+			if (q.adv >= AFP_BLOCK_NR || !blk_ready(ap, q.blk))
 				break;
 			struct tpacket_block_desc *bd = blk_desc(ap, q.blk);
 			uint32_t first = bd->hdr.bh1.offset_to_first_pkt;
@@ -205,11 +209,13 @@ static void afp_rx_done(struct vnm_dport *p, unsigned n)
 	for (unsigned i = 0; i < n && i < ap->nframes; i++)
 		bytes += ap->frames[i].len;
 	/* blocks before the resume point hold no frame the switch still reads */
-	while (ap->pos.blk != to.blk) {
+	for (unsigned k = 0; k < to.adv; k++) {
 		blk_release(ap, ap->pos.blk);
 		pos_next_block(&ap->pos);
 	}
 	ap->pos = to;
+	ap->pos.adv = 0;
+	ap->end = ap->pos; /* a second rx_done of the same batch releases nothing */
 	p->stats.rx_packets += n;
 	p->stats.rx_bytes += bytes;
 	ap->nframes = 0;
