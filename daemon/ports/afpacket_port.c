@@ -48,7 +48,7 @@
 #endif
 
 #define AFP_BLOCK_SIZE (1u << 18) /* holds the largest (GSO) frame */
-#define AFP_BLOCK_NR 16
+#define AFP_BLOCK_NR 64            /* 16 MiB: rides out a descheduled switch thread */
 #define AFP_FRAME_SIZE 2048
 #define AFP_RETIRE_MS 1           /* a partly filled block is handed to us after 1 ms */
 #define AFP_VNET_LEN 10           /* struct virtio_net_hdr (no num_buffers) */
@@ -287,6 +287,12 @@ static int afp_sleep_prepare(struct vnm_dport *p)
 	struct afp_port *ap = to_ap(p);
 	int e = 0;
 	socklen_t el = sizeof(e);
+	struct tpacket_stats_v3 st;
+	socklen_t sl = sizeof(st);
+
+	/* frames the kernel dropped with the ring full: counted as this port's drop_full */
+	if (getsockopt(ap->fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0)
+		p->stats.drop_full += st.tp_drops;
 
 	/*
 	 * A pending socket error (ENETDOWN: the interface went away) keeps the fd in
