@@ -64,6 +64,7 @@ struct pipe_client {
 	/* switch thread */
 	uint32_t rx_head;      /* our RX head = cur */
 	uint32_t rx_seen;      /* RX tail at the last rx_batch: frames past it are new work */
+	uint32_t rx_bad_mark;  /* bad frames before this index are counted already */
 	uint32_t tx_cur;       /* our TX head = cur */
 	unsigned nfr;
 	uint32_t fend[VNM_BATCH_MAX]; /* ring index after frame i (and dropped slots before it) */
@@ -149,6 +150,9 @@ static int pc_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned m
 	if (t >= pc->rx_n)
 		return 0;
 	pc->rx_seen = t;
+	/* a mark outside [head, tail] is stale (everything before head is released) */
+	if (rdist(pc->rx_head, pc->rx_bad_mark, pc->rx_n) > rdist(pc->rx_head, t, pc->rx_n))
+		pc->rx_bad_mark = pc->rx_head;
 	if (max > VNM_BATCH_MAX)
 		max = VNM_BATCH_MAX;
 	i = pc->rx_head;
@@ -181,7 +185,12 @@ static int pc_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned m
 		if (!complete)
 			break; /* the pipe moves whole packets only: a peer still writing, wait */
 		if (!ok || len > VNM_FRAME_MAX) {
-			p->stats.drop_bad_slot++;
+			/* once, even if frames before it wait for the guest and we read it again */
+			uint32_t h = pc->rx_head;
+			if (rdist(h, i, pc->rx_n) >= rdist(h, pc->rx_bad_mark, pc->rx_n)) {
+				p->stats.drop_bad_slot++;
+				pc->rx_bad_mark = j;
+			}
 			if (nf == 0)
 				pc->rx_head = j; /* nothing before it: release at once */
 			else
@@ -479,7 +488,7 @@ static struct pipe_client *pc_create(const char *name, const struct vnm_ctl_open
 	pc->tx_cur = __atomic_load_n(&pc->tx->head, __ATOMIC_RELAXED);
 	if (pc->rx_head >= pc->rx_n)
 		pc->rx_head = 0;
-	pc->rx_seen = pc->rx_head;
+	pc->rx_seen = pc->rx_bad_mark = pc->rx_head;
 	if (pc->tx_cur >= pc->tx_n)
 		pc->tx_cur = 0;
 	snprintf(pc->dp.name, sizeof(pc->dp.name), "%.50s.pipe", name);
