@@ -12,6 +12,10 @@
 #                --server the socket server (testpmd then connects: vnetmapd's set-up)
 #   vale         virtio-net on vnetmapd vhost-user ports of vale0 (QEMU the socket server,
 #                vnetmapd from --tools started here, connecting as the client)
+#   pipe         virtio-net on the two ends of a netmap pipe (netmap:p{1 and netmap:p}1) served
+#                as vhost-user by vnetmapd from --tools (QEMU the socket server)
+#   vale-tap     QEMU TAP back-end (vhost=off; --model e1000 for the e1000 row) with each TAP
+#                attached to vnetmapd's vale0 as a host port (vale-ctl -a vale0:TAP, af_packet)
 #   vhost-user SOCK_A SOCK_B [--server]
 #                virtio-net on two vhost-user sockets someone else serves (vnetmapd);
 #                with --server QEMU listens (the vnetmapd default: start the guests, then
@@ -114,12 +118,28 @@ testpmd)
 		NIC_A=(--vhost-user "$SA")
 		NIC_B=(--vhost-user "$SB")
 	fi ;;
-vale)
+vale|pipe)
 	VNMD=${TOOLS:-$HERE/../build/bin}/vnetmapd
 	[ -x "$VNMD" ] || { echo "bench-pair: no $VNMD" >&2; exit 77; }
+	if [ "$MODE" = pipe ] && ! "$VNMD" --help 2>&1 | grep -q -- 'netmap:X{N'; then
+		echo "bench-pair: this vnetmapd cannot serve pipe ends" >&2; exit 77
+	fi
 	SA=$VM_TMP/a.sock SB=$VM_TMP/b.sock
 	NIC_A=(--vhost-user "$SA" --server)
 	NIC_B=(--vhost-user "$SB" --server) ;;
+vale-tap)
+	VNMD=${TOOLS:-$HERE/../build/bin}/vnetmapd
+	VCTL=${TOOLS:-$HERE/../build/bin}/vale-ctl
+	[ -x "$VNMD" ] && [ -x "$VCTL" ] || { echo "bench-pair: no $VNMD or $VCTL" >&2; exit 77; }
+	"$VCTL" --help 2>&1 | grep -q 'af_packet' ||
+		{ echo "bench-pair: this vale-ctl cannot attach host interfaces" >&2; exit 77; }
+	[ -c /dev/net/tun ] || { echo "bench-pair: no /dev/net/tun" >&2; exit 77; }
+	TA=vbta$$ TB=vbtb$$
+	mkdir -p "$VM_TMP/run"
+	"$VNMD" --dir "$VM_TMP/run" </dev/null >"$VM_TMP/vnetmapd.log" 2>&1 &
+	HELPER_PID=$!
+	NIC_A=(--tap "$TA" --model "$MODEL")
+	NIC_B=(--tap "$TB" --model "$MODEL") ;;
 vhost-user)
 	NIC_A=(--vhost-user "$SOCK_A" $SERVER)
 	NIC_B=(--vhost-user "$SOCK_B" $SERVER) ;;
@@ -134,12 +154,25 @@ if [ "$MODE" = stream ]; then
 	for _ in $(seq 100); do [ -S "$S" ] && break; sleep 0.1; done
 fi
 vm_start a "$VM_TMP/a.sh" "${NIC_A[@]}" --mac $MAC_A --ip 10.0.0.1/24 --dev-opts "$DEVOPTS"
-if [ "$MODE" = vale ]; then
+if [ "$MODE" = vale ] || [ "$MODE" = pipe ]; then
 	for _ in $(seq 100); do [ -S "$SA" ] && [ -S "$SB" ] && break; sleep 0.1; done
 	mkdir -p "$VM_TMP/run"
-	"$VNMD" --dir "$VM_TMP/run" --vhost-user "vale0:a=$SA" --vhost-user "vale0:b=$SB" \
+	PA=vale0:a PB=vale0:b
+	[ "$MODE" = pipe ] && PA='netmap:p{1' PB='netmap:p}1'
+	"$VNMD" --dir "$VM_TMP/run" --vhost-user "$PA=$SA" --vhost-user "$PB=$SB" \
 		</dev/null >"$VM_TMP/vnetmapd.log" 2>&1 &
 	HELPER_PID=$!
+fi
+if [ "$MODE" = vale-tap ]; then
+	# QEMU creates the TAPs; each goes up and onto vale0 once it exists
+	for t in "$TA" "$TB"; do
+		for _ in $(seq 200); do [ -e "/sys/class/net/$t" ] && break; sleep 0.1; done
+		sysctl -qw "net.ipv6.conf.$t.disable_ipv6=1" 2>/dev/null
+		ip link set "$t" up
+		for _ in $(seq 50); do [ -S "$VM_TMP/run/vnetmapd.sock" ] && break; sleep 0.1; done
+		"$VCTL" --dir "$VM_TMP/run" -a "vale0:$t" >>"$VM_TMP/vnetmapd.log" 2>&1 ||
+			echo "bench-pair: vale-ctl -a vale0:$t failed" >&2
+	done
 fi
 if [ "$MODE" = testpmd ] && [ -n "$SERVER" ]; then
 	for _ in $(seq 100); do [ -S "$SA" ] && [ -S "$SB" ] && break; sleep 0.1; done
