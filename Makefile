@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all build test asan asan-test run bench clean fuzz
+.PHONY: all build test asan asan-test run bench clean fuzz demo experiment
 all: build
 
 build:
@@ -32,6 +32,18 @@ bench: build
 # libFuzzer targets (clang), FUZZ_SECONDS each (default 30)
 fuzz:
 	@fuzz/run.sh
+
+# Two guests on vale0 through vhost-user: ping, iperf3, pkt-gen, live counters (installs what it needs)
+demo:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory build >&2
+	@scripts/demo.sh $(BUILD)
+
+# The tutorial's results table for this machine (RUNS, SECS): docs/RESULTS.md, docs/results.png
+experiment:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory build >&2
+	@bench/experiment.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
