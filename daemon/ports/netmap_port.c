@@ -24,6 +24,7 @@
  * Threading: every op runs on the switch thread. Notify fds are set by the
  * control plane (release store) and read here (acquire load).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include <sys/socket.h>
 
 #include "ports/netmap_port.h"
+#include "vhost/vnet.h"
 
 struct nmport_seg {
 	uint32_t ring;     /* tx ring index */
@@ -267,52 +269,8 @@ static inline void copy_frag(uint8_t *dst, const uint8_t *src, uint32_t len)
  * (vnet_hdr_len 0), so a partial checksum is completed here and a GSO frame is
  * dropped (drop_gso). The header layout is virtio's (little endian, 12 bytes); the
  * source port validated it, and we still read each field once and bound-check it.
+ * Header layout and checksum are the shared ones of vhost/vnet.h.
  */
-struct nm_vnet_hdr {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-	uint16_t num_buffers;
-};
-#define NM_VNET_F_NEEDS_CSUM 1
-#define NM_VNET_GSO_ECN 0x80
-
-/* One's complement sum of the frame from start to the end, folded, complemented. */
-static uint16_t frame_csum(const struct vnm_frame *f, uint32_t start)
-{
-	uint64_t sum = 0;
-	uint32_t off = 0;
-
-	for (unsigned g = 0; g < f->nfrags; off += f->frag_len[g], g++) {
-		const uint8_t *q = f->frag[g];
-		uint32_t n = f->frag_len[g];
-
-		/* an empty fragment past start would underflow n at an odd distance below */
-		if (n == 0 || off + n <= start)
-			continue;
-		if (start > off) {
-			q += start - off;
-			n -= start - off;
-		}
-		/* bytes at an odd distance from start are the low half of a word */
-		if (((uint32_t)(q - f->frag[g]) + off - start) & 1) {
-			sum += q[0];
-			q++;
-			n--;
-		}
-		for (; n >= 2; q += 2, n -= 2)
-			sum += (uint32_t)q[0] << 8 | q[1];
-		if (n)
-			sum += (uint32_t)q[0] << 8;
-	}
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	uint16_t r = (uint16_t)~sum;
-	return r ? r : 0xffff; /* Linux: a computed 0 is sent as 0xffff */
-}
 
 /*
  * Returns 0 with *pos = frame offset of the checksum to write (or -1: none) and
@@ -320,20 +278,20 @@ static uint16_t frame_csum(const struct vnm_frame *f, uint32_t start)
  */
 static int vnet_prepare(const struct vnm_frame *f, int32_t *pos, uint16_t *val)
 {
-	struct nm_vnet_hdr h;
+	struct virtio_net_hdr_mrg h;
 
 	*pos = -1;
 	if (!f->vnet_hdr)
 		return 0;
 	memcpy(&h, f->vnet_hdr, sizeof(h)); /* once */
-	if ((h.gso_type & ~NM_VNET_GSO_ECN) != 0)
+	if ((h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE)
 		return -1; /* no segmentation for netmap clients */
-	if (!(h.flags & NM_VNET_F_NEEDS_CSUM))
+	if (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
 		return 0;
 	if ((uint32_t)h.csum_start + h.csum_offset + 2 > f->len)
 		return -1;
 	*pos = (int32_t)(h.csum_start + h.csum_offset);
-	*val = frame_csum(f, h.csum_start);
+	*val = ntohs(vnm_vnet_csum(f, h.csum_start)); /* bytes in network order */
 	return 0;
 }
 

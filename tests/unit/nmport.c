@@ -586,7 +586,7 @@ static void test_offload(void)
 	struct vnm_dport *p = fp->dp;
 	static uint8_t d[6000], out[8000];
 	uint16_t idx[4] = { 0, 1, 2, 3 };
-	struct nm_vnet_hdr h;
+	struct virtio_net_hdr_mrg h;
 	unsigned nsl;
 
 	/* one slot, one fragment: UDP checksum at 34 + 6, partial 0x1234 in the field */
@@ -594,7 +594,7 @@ static void test_offload(void)
 	d[40] = 0x12;
 	d[41] = 0x34;
 	memset(&h, 0, sizeof(h));
-	h.flags = NM_VNET_F_NEEDS_CSUM;
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	h.csum_start = 34;
 	h.csum_offset = 6;
 	mkframe(&frames[0], d, 200, 2048);
@@ -631,7 +631,7 @@ static void test_offload(void)
 	CHECK(!memcmp(out, d, 2047) && !memcmp(out + 2049, d + 2049, 5001 - 2049));
 
 	/* GSO: dropped (drop_gso), taken; a bad csum position: dropped; no offload: as is */
-	struct nm_vnet_hdr g = { .gso_type = 1, .gso_size = 1448 }, bad = h, none = { 0 };
+	struct virtio_net_hdr_mrg g = { .gso_type = 1, .gso_size = 1448 }, bad = h, none = { 0 };
 	bad.csum_start = 4999;
 	mkframe(&frames[0], d, 3000, 2048);
 	frames[0].flags = VNM_FRAME_F_VNET;
