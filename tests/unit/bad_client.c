@@ -27,6 +27,8 @@
 
 #include <vnetmap.h>
 
+#include "find_daemon.h"
+
 static char dir[PATH_MAX];
 static pid_t daemon_pid = -1;
 static volatile int stop_flow;
@@ -87,26 +89,6 @@ static void on_alarm(int sig)
 	if (daemon_pid > 0)
 		kill(daemon_pid, SIGKILL);
 	_exit(1);
-}
-
-/* Find vnetmapd: $VNM_BIN/vnetmapd, else ../bin/vnetmapd next to this program. */
-static int find_daemon(char *path, size_t len)
-{
-	const char *bin = getenv("VNM_BIN");
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (bin && *bin) {
-		snprintf(path, len, "%s/vnetmapd", bin);
-		if (access(path, X_OK) == 0)
-			return 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return -1;
-	self[n] = '\0';
-	snprintf(path, len, "%s/../bin/vnetmapd", dirname(self));
-	return access(path, X_OK) == 0 ? 0 : -1;
 }
 
 static int start_daemon(void)

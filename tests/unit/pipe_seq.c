@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "find_daemon.h"
 #include "vnetmap.h"
 
 #define NPKTS 1000000ULL
@@ -51,25 +52,6 @@ static void on_error(void *arg, int err, const char *msg)
 		snprintf(buf, 256, "%s", msg);
 	else
 		fprintf(stderr, "vnetmap error %d: %s\n", err, msg);
-}
-
-static int find_daemon(char *path, size_t len)
-{
-	const char *bin = getenv("VNM_BIN");
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (bin && *bin) {
-		snprintf(path, len, "%s/vnetmapd", bin);
-		if (access(path, X_OK) == 0)
-			return 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return -1;
-	self[n] = '\0';
-	snprintf(path, len, "%s/../bin/vnetmapd", dirname(self));
-	return access(path, X_OK) == 0 ? 0 : -1;
 }
 
 static int start_daemon(void)

@@ -36,6 +36,7 @@
 
 #include <vnetmap.h>
 
+#include "find_daemon.h"
 #include "vhost/vhost_msg.h"
 
 static char dir[PATH_MAX], sockpath[PATH_MAX + 32];
@@ -54,25 +55,6 @@ static void msleep(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
-}
-
-static int find_daemon(char *path, size_t len)
-{
-	const char *bin = getenv("VNM_BIN");
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (bin && *bin) {
-		snprintf(path, len, "%s/vnetmapd", bin);
-		if (access(path, X_OK) == 0)
-			return 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return -1;
-	self[n] = '\0';
-	snprintf(path, len, "%s/../bin/vnetmapd", dirname(self));
-	return access(path, X_OK) == 0 ? 0 : -1;
 }
 
 static int daemon_fds(void)
