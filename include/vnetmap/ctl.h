@@ -39,6 +39,9 @@ enum vnm_ctl_type {
 	VNM_CTL_PASSTHROUGH = 11, /* req: vnm_ctl_pt_req; rep: vnm_ctl_pt_info (vale-ctl --passthrough) */
 	VNM_CTL_PT_REMOVE = 12,   /* req: vnm_ctl_name_req: the exported port (vale-ctl --passthrough-remove) */
 	VNM_CTL_PT_LIST = 13,     /* req: vnm_ctl_name_req (name may be empty); rep: vnm_ctl_pt_info[] */
+	VNM_CTL_SOCKET = 14,  /* req: vnm_ctl_socket_req: persistent socket port (QEMU -netdev stream/dgram) */
+	VNM_CTL_HDR_SET = 15, /* req: vnm_ctl_hdr_req: virtio-net header length of a VALE port (pkt-gen -H) */
+	VNM_CTL_HDR_GET = 16, /* req: vnm_ctl_hdr_req (hdr_len ignored); rep: vnm_ctl_hdr_req */
 	VNM_CTL_TYPE_MAX
 };
 
@@ -110,6 +113,39 @@ struct vnm_ctl_pt_info {
 	uint32_t guest_connected;  /* doorbell: a QEMU is connected */
 };
 
+/*
+ * VNM_CTL_SOCKET: create a persistent port NAME that carries frames over a UNIX socket in
+ * QEMU's framing, so any QEMU front-end attaches without root or vhost-user:
+ *   VNM_SOCK_STREAM: -netdev stream (and legacy -netdev socket): each frame is a 4-byte
+ *     big-endian length, then the frame. Default: vnetmapd connects to path (QEMU
+ *     server=on) and reconnects; VNM_SOCK_SERVER: vnetmapd listens at path (QEMU server=off).
+ *   VNM_SOCK_DGRAM: -netdev dgram: one datagram per frame; vnetmapd binds path and sends to
+ *     peer_path (QEMU local=peer_path, remote=path).
+ * No virtio-net header: offloaded frames reach it segmented and checksummed (gso.h).
+ * Attach it with VNM_CTL_ATTACH.
+ */
+struct vnm_ctl_socket_req {
+	char name[64];                      /* [A-Za-z0-9_]{1,47}, NUL-terminated */
+	char path[VNM_VHOST_PATH_MAX];      /* NUL-terminated */
+	char peer_path[VNM_VHOST_PATH_MAX]; /* DGRAM: the peer's socket; else "" */
+	uint32_t flags;                     /* VNM_SOCK_* */
+	uint32_t pad;
+};
+#define VNM_SOCK_STREAM 0x1
+#define VNM_SOCK_DGRAM 0x2
+#define VNM_SOCK_SERVER 0x4
+
+/*
+ * VNM_CTL_HDR_SET: netmap's NETMAP_REQ_PORT_HDR_SET. Frames in the port's slots (both
+ * directions) start with a virtio-net header of hdr_len bytes (0, 10 or 12), as for
+ * pkt-gen -H: offloads travel in it; 0 (default) means plain frames.
+ */
+struct vnm_ctl_hdr_req {
+	char name[VNM_PORTSPEC_MAX]; /* "valeX:Y", NUL-terminated */
+	uint32_t hdr_len;
+	uint32_t pad;
+};
+
 struct vnm_ctl_open_req {
 	char spec[VNM_PORTSPEC_MAX]; /* full port spec, NUL-terminated, parsed by the daemon */
 	uint32_t flags;              /* reserved, 0 */
@@ -122,6 +158,8 @@ enum vnm_port_kind {
 	VNM_KIND_VHOST = 3, /* a persistent VALE port served as vhost-user (not OPENable) */
 	VNM_KIND_NETDEV = 4, /* a Linux interface attached with vale-ctl -a (AF_PACKET; not OPENable) */
 	VNM_KIND_TAP = 5,    /* a TAP host-stack port attached with vale-ctl -h (not OPENable) */
+	VNM_KIND_SOCKET = 6, /* a persistent socket port (VNM_CTL_SOCKET; not OPENable) */
+	VNM_KIND_MONITOR = 7, /* a monitor binding: "PORT/r", "/t", "/rt", "/z" */
 };
 
 /*
@@ -173,7 +211,8 @@ struct vnm_ctl_port_stats {
 	uint64_t ring_resets;          /* rings reset after a client violation */
 	uint64_t fdb_moves;            /* a learned MAC moved to this port */
 	uint64_t drop_gso;             /* offloaded (GSO) frame to a port that cannot take it */
-	uint64_t pad[4];
+	uint64_t gso_segs;             /* segments made in software from GSO frames (gso.h) */
+	uint64_t pad[3];
 };
 
 struct vnm_ctl_fdb_entry {
