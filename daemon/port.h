@@ -73,6 +73,11 @@ struct vnm_dport_ops {
 	int (*sleep_prepare)(struct vnm_dport *p);
 	/* The switch woke: clear the need-kick flags. */
 	void (*wake)(struct vnm_dport *p);
+	/*
+	 * Optional (additive; NULL means ring 0): the TX ring of the peer frame i of the
+	 * last batch came from, between rx_batch and rx_done. Used by /t monitors.
+	 */
+	unsigned (*frame_ring)(struct vnm_dport *p, unsigned i);
 };
 
 struct vnm_dport {

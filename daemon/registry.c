@@ -54,7 +54,29 @@ struct vnm_vport {
 	struct vnm_binding *excl; /* bound with /x */
 	int vhost;             /* a vhost-user port: dp is ports/vhost_port.c's, no region */
 	int host;              /* HOST_NETDEV / HOST_TAP: dp is ports/hostport.h's, no region */
+	struct vnm_mon *mons[VNM_SWITCH_MAX_MONS]; /* monitors of this port (not in nbind) */
+	unsigned nmons;
 };
+
+/*
+ * A monitor binding ("valeX:Y/r", /t, /rt): its own region and rings (one unused TX
+ * ring, max(ntx, nrx) RX rings of the monitored port), an nmport over them that the
+ * switch thread copies into (vnm_switch_mon_add). vp goes NULL when the monitored port
+ * is detached or freed: the monitor's rings then stop, reads return nothing.
+ */
+struct vnm_mon {
+	struct vnm_mon *next;      /* all monitors (LIST, STATS), orphans included */
+	struct vnm_vport *vp;      /* monitored port; NULL once it went away */
+	struct vnm_region *r;
+	struct vnm_end end;
+	struct vnm_dport *dp;
+	uint32_t dirs;             /* VNM_MON_TX | VNM_MON_RX */
+	char name[VNM_NAME_MAX];   /* "valeX:Y/rt" */
+	char swname[VNM_NAME_MAX]; /* switch of the monitored port at open */
+};
+
+static struct vnm_mon *mons;
+static void mon_orphan_all(struct vnm_vport *vp);
 
 enum { HOST_NETDEV = 1, HOST_TAP = 2 };
 
@@ -183,6 +205,7 @@ static void vport_detach(struct vnm_vport *vp)
 		return;
 	/* synchronous: the switch thread no longer touches the port afterwards */
 	vnm_switch_detach(s->sw, vp->dp);
+	mon_orphan_all(vp); /* the switch dropped its monitors with it */
 	if (vp->vhost)
 		vnm_vhost_port_detached(vp->dp);
 	if (vp->host == HOST_NETDEV)
@@ -564,6 +587,282 @@ static void vale_unbind(struct vnm_binding *b)
 		vport_free(vp);
 }
 
+/* ---- monitors: "valeX:Y/r", "/t", "/rt" (copies made by the switch thread) ---- */
+
+static void mon_orphan_all(struct vnm_vport *vp)
+{
+	/* main thread, after vnm_switch_detach: the switch no longer copies into them */
+	for (unsigned k = 0; k < vp->nmons; k++) {
+		vnm_log(VNM_LOG_INFO, "%s: monitored port went away, monitor stopped",
+			vp->mons[k]->name);
+		vp->mons[k]->vp = NULL;
+	}
+	vp->nmons = 0;
+}
+
+static void mon_free(struct vnm_mon *m)
+{
+	if (m->dp)
+		vnm_nmport_destroy(m->dp);
+	if (m->r) {
+		if (m->end.idx >= 0)
+			vnm_end_release(m->r, &m->end);
+		vnm_region_destroy(m->r);
+	}
+	free(m);
+}
+
+/* Is spec a monitor of a pipe or of a netmap: port? Clear refusals (docs/ARCHITECTURE.md). */
+static int mon_refuse(const struct vnm_portname *pn, struct vnm_err *err)
+{
+	if (pn->pipe_role)
+		return vnm_err_set(err, -EOPNOTSUPP,
+				   "monitors of pipes are not supported: the pipe datapath runs in "
+				   "the two clients, vnetmapd never sees the frames");
+	if (!pn->is_vale)
+		return vnm_err_set(err, -EOPNOTSUPP,
+				   "%s: monitors are served for VALE ports (valeX:Y/r, /t, /rt, /z)",
+				   pn->base);
+	if (pn->nr_flags & (NR_EXCLUSIVE | NR_RX_RINGS_ONLY | NR_TX_RINGS_ONLY | NR_VNM_LOSSLESS))
+		return vnm_err_set(err, -EINVAL,
+				   "a monitor takes /r, /t, /rt or /z (not /x /R /T or lossless)");
+	if ((pn->nr_flags & NR_ZCOPY_MON) && (pn->nr_flags & (NR_MONITOR_TX | NR_MONITOR_RX)))
+		return vnm_err_set(err, -EINVAL, "/z is a monitor of both directions: not with /r /t");
+	if (pn->tx_rings || pn->rx_rings || pn->host_rings)
+		return vnm_err_set(err, -EINVAL,
+				   "a monitor has the monitored port's rings: @conf takes slots only");
+	if (pn->nr_mode != NR_REG_DEFAULT && pn->nr_mode != NR_REG_ALL_NIC &&
+	    pn->nr_mode != NR_REG_ONE_NIC)
+		return vnm_err_set(err, -EOPNOTSUPP, "a monitor binds all rings or one (-N)");
+	return 0;
+}
+
+/* The port valeX:Y attached to switch X (ephemeral or persistent), or NULL. */
+static struct vnm_vport *vport_find_attached(const char *sw, const char *name)
+{
+	struct vnm_vport *vp = vport_find_eph(sw, name);
+
+	if (!vp) {
+		vp = vport_find_pers(name);
+		if (vp && (!vp->sw || strcmp(vp->sw->name, sw) != 0))
+			vp = NULL;
+	}
+	return vp;
+}
+
+static int mon_copy_deliver(struct vnm_dport *mon, unsigned ring, const struct vnm_frame *frames,
+			    const uint16_t *idx, unsigned n)
+{
+	return vnm_nmport_deliver_ring(mon, ring, frames, idx, n);
+}
+
+static int mon_open(const struct vnm_portname *pn, struct vnm_binding *b,
+		    struct vnm_ctl_open_rep *rep, int fds[3], struct vnm_err *err)
+{
+	struct vnm_vport *vp;
+	struct vnm_mon *m;
+	struct vnm_geom g;
+	int sv[2] = { -1, -1 }, ret;
+	char flags[4] = "";
+
+	ret = mon_refuse(pn, err);
+	if (ret < 0)
+		return ret;
+	vp = vport_find_attached(pn->sw, pn->port);
+	if (!vp)
+		return vnm_err_set(err, -ENXIO, "no port %s:%s to monitor (not open or not attached)",
+				   pn->sw, pn->port);
+	if (pn->nr_flags & NR_ZCOPY_MON) {
+		if (vp->vhost || vp->host)
+			return vnm_err_set(err, -EOPNOTSUPP,
+					   "/z needs a port with its own region (a netmap client's "
+					   "VALE port); %s:%s is a %s port: use /r, /t or /rt",
+					   pn->sw, pn->port, vp->vhost ? "vhost-user" : "host");
+		return vnm_err_set(err, -EOPNOTSUPP, "zero-copy monitors (/z) are not served yet");
+	}
+	if (vp->nmons >= VNM_SWITCH_MAX_MONS)
+		return vnm_err_set(err, -ENOSPC, "%s:%s has %d monitors already", pn->sw, pn->port,
+				   VNM_SWITCH_MAX_MONS);
+	/* netmap's monitor: one (unused) TX ring, max(ntx, nrx) RX rings, the port's slots */
+	geom_default(&g);
+	g.ntx = 1;
+	g.tx_slots = VNM_MIN_SLOTS;
+	if (!vp->vhost && !vp->host) {
+		g.nrx = vp->end.g.ntx > vp->end.g.nrx ? vp->end.g.ntx : vp->end.g.nrx;
+		g.rx_slots = vp->end.g.rx_slots;
+	}
+	if (pn->rx_slots)
+		g.rx_slots = pn->rx_slots;
+	if (g.rx_slots < VNM_MIN_SLOTS || g.rx_slots > VNM_MAX_SLOTS || g.nrx > VNM_MAX_RINGS)
+		return vnm_err_set(err, -EINVAL, "slot count out of %d..%d", VNM_MIN_SLOTS,
+				   VNM_MAX_SLOTS);
+	b->ftx = 1, b->ltx = 0; /* nothing to transmit */
+	b->frx = 0, b->lrx = (uint16_t)(g.nrx - 1);
+	if (pn->nr_mode == NR_REG_ONE_NIC) {
+		if (pn->ring_id < 0 || (uint32_t)pn->ring_id >= g.nrx)
+			return vnm_err_set(err, -EINVAL, "ring %d out of range (monitor has %u rings)",
+					   pn->ring_id, g.nrx);
+		b->frx = b->lrx = (uint16_t)pn->ring_id;
+	}
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return vnm_err_set(err, -ENOMEM, "out of memory");
+	m->end.idx = -1;
+	m->dirs = (pn->nr_flags & NR_MONITOR_TX ? VNM_MON_TX : 0) |
+		  (pn->nr_flags & NR_MONITOR_RX ? VNM_MON_RX : 0);
+	snprintf(flags, sizeof(flags), "%s%s", pn->nr_flags & NR_MONITOR_RX ? "r" : "",
+		 pn->nr_flags & NR_MONITOR_TX ? "t" : "");
+	if (snprintf(m->name, sizeof(m->name), "%s/%s", vp->full, flags) >= (int)sizeof(m->name)) {
+		free(m);
+		return vnm_err_set(err, -ENAMETOOLONG, "port name too long");
+	}
+	snprintf(m->swname, sizeof(m->swname), "%s", vp->sw->name);
+	ret = vnm_region_create(m->name, vnm_end_obj_bytes(&g), 2 + vnm_end_num_bufs(&g),
+				g.buf_size, &m->r);
+	if (ret < 0) {
+		vnm_err_set(err, ret, "cannot create the region of %s: %s", m->name, strerror(-ret));
+		goto fail;
+	}
+	ret = vnm_end_build(m->r, m->name, &g, VNM_END_VALE | VNM_END_MONITOR, &m->end);
+	if (ret < 0) {
+		vnm_err_set(err, ret, "cannot lay out %s: %s", m->name, strerror(-ret));
+		goto fail;
+	}
+	m->dp = vnm_nmport_create(m->name, m->end.tx, g.ntx, m->end.rx, g.nrx, 0);
+	if (!m->dp) {
+		ret = vnm_err_set(err, -ENOMEM, "cannot create monitor %s", m->name);
+		goto fail;
+	}
+	/* never watched: kern_need_kick stays 0, so the client never kicks it */
+	b->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (b->kick_fd < 0) {
+		ret = vnm_err_set(err, -errno, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+		ret = vnm_err_set(err, -errno, "socketpair: %s", strerror(errno));
+		goto fail;
+	}
+	int one = 1;
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof(one)) < 0) {
+		ret = vnm_err_set(err, -errno, "SO_SNDBUF: %s", strerror(errno));
+		goto fail;
+	}
+	uint32_t mask = 0;
+	for (unsigned i = b->frx; i <= b->lrx; i++) {
+		vnm_nmport_set_notify(m->dp, 1, i, sv[1]); /* not on the switch yet */
+		mask |= 1u << i;
+	}
+	/* the last step that can fail: afterwards the switch thread copies into m->dp */
+	ret = vnm_switch_mon_add(vp->sw->sw, vp->dp, m->dp, m->dirs, mask, mon_copy_deliver);
+	if (ret < 0) {
+		vnm_err_set(err, ret, "cannot monitor %s: %s", vp->full, strerror(-ret));
+		goto fail;
+	}
+	m->vp = vp;
+	vp->mons[vp->nmons++] = m;
+	m->next = mons;
+	mons = m;
+	b->app_fd = sv[0];
+	b->notify_fd = sv[1];
+	b->kind = VNM_KIND_MONITOR;
+	b->mon = m;
+	b->nr_flags = pn->nr_flags;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->region_size = m->r->size;
+	rep->kind = VNM_KIND_MONITOR;
+	rep->end = (uint32_t)m->end.idx;
+	rep->peer_end = UINT32_MAX;
+	rep->first_tx_ring = b->ftx;
+	rep->last_tx_ring = b->ltx;
+	rep->first_rx_ring = b->frx;
+	rep->last_rx_ring = b->lrx;
+	rep->nr_flags = pn->nr_flags;
+	rep->nfds = 3;
+	snprintf(rep->name, sizeof(rep->name), "%s", m->name);
+	fds[0] = m->r->fd;
+	fds[1] = b->app_fd;
+	fds[2] = b->kick_fd;
+	vnm_log(VNM_LOG_INFO, "%s: monitor bound (rx rings %d..%d)", m->name, b->frx, b->lrx);
+	return 0;
+
+fail:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (b->kick_fd >= 0)
+		close(b->kick_fd);
+	b->kick_fd = b->notify_fd = b->app_fd = -1;
+	mon_free(m);
+	return ret;
+}
+
+static void mon_unbind(struct vnm_binding *b)
+{
+	struct vnm_mon *m = b->mon, **pp;
+	struct vnm_vport *vp = m->vp;
+
+	if (vp) {
+		/* returns after the round that may still copy into m or notify its client */
+		if (vp->sw)
+			vnm_switch_mon_del(vp->sw->sw, vp->dp, m->dp);
+		for (unsigned k = 0; k < vp->nmons; k++)
+			if (vp->mons[k] == m) {
+				vp->mons[k] = vp->mons[--vp->nmons];
+				break;
+			}
+	}
+	for (pp = &mons; *pp; pp = &(*pp)->next)
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	close(b->kick_fd);
+	close(b->notify_fd);
+	if (b->app_fd >= 0)
+		close(b->app_fd);
+	vnm_log(VNM_LOG_INFO, "%s: monitor unbound", m->name);
+	mon_free(m);
+	b->mon = NULL;
+}
+
+static int mon_match(const struct vnm_mon *m, const char *filter, int single)
+{
+	if (!*filter || strcmp(m->name, filter) == 0)
+		return 1;
+	if (single)
+		return 0;
+	/* LIST valeX: the switch's monitors; LIST valeX:Y: the port's */
+	if (m->vp && strcmp(m->vp->full, filter) == 0)
+		return 1;
+	return m->vp && strcmp(m->swname, filter) == 0;
+}
+
+static void mon_info(const struct vnm_mon *m, struct vnm_ctl_port_info *pi)
+{
+	memset(pi, 0, sizeof(*pi));
+	snprintf(pi->name, sizeof(pi->name), "%s", m->name);
+	pi->bridge_idx = -1;
+	pi->port_idx = -1;
+	if (m->vp && m->vp->sw) {
+		snprintf(pi->bridge, sizeof(pi->bridge), "%s", m->vp->sw->name);
+		pi->bridge_idx = (int32_t)(m->vp->sw - switches);
+		pi->port_idx = m->vp->dp->sw_idx; /* the monitored port's */
+	}
+	pi->kind = VNM_KIND_MONITOR;
+	pi->num_tx_rings = m->end.g.ntx;
+	pi->num_rx_rings = m->end.g.nrx;
+	pi->num_tx_slots = m->end.g.tx_slots;
+	pi->num_rx_slots = m->end.g.rx_slots;
+	pi->buf_size = m->r->buf_size;
+	pi->num_bufs = m->r->num_bufs;
+	pi->region_size = m->r->size;
+	pi->clients = 1;
+}
+
 int vnm_reg_open(const struct vnm_portname *pn, struct vnm_binding **out,
 		 struct vnm_ctl_open_rep *rep, int fds[3], struct vnm_err *err)
 {
@@ -573,7 +872,9 @@ int vnm_reg_open(const struct vnm_portname *pn, struct vnm_binding **out,
 	if (!b)
 		return vnm_err_set(err, -ENOMEM, "out of memory");
 	b->kick_fd = b->notify_fd = b->app_fd = -1;
-	if (pn->pipe_role)
+	if (pn->nr_flags & (NR_MONITOR_TX | NR_MONITOR_RX | NR_ZCOPY_MON))
+		ret = mon_open(pn, b, rep, fds, err);
+	else if (pn->pipe_role)
 		ret = vnm_pipe_open(pn, b, rep, fds, err);
 	else if (pn->is_vale)
 		ret = vale_open(pn, b, rep, fds, err);
@@ -590,7 +891,7 @@ int vnm_reg_open(const struct vnm_portname *pn, struct vnm_binding **out,
 
 void vnm_binding_committed(struct vnm_binding *b)
 {
-	if (b->kind == VNM_KIND_VALE && b->app_fd >= 0) {
+	if ((b->kind == VNM_KIND_VALE || b->kind == VNM_KIND_MONITOR) && b->app_fd >= 0) {
 		close(b->app_fd);
 		b->app_fd = -1;
 	}
@@ -604,6 +905,8 @@ void vnm_binding_release(struct vnm_binding *b)
 		vale_unbind(b);
 	else if (b->kind == VNM_KIND_PIPE)
 		vnm_pipe_unbind(b);
+	else if (b->kind == VNM_KIND_MONITOR)
+		mon_unbind(b);
 	free(b);
 }
 
@@ -907,6 +1210,12 @@ int vnm_reg_list(const char *filter, int single, struct vnm_ctl_port_info *out, 
 			if (n < max)
 				vport_info(vp, &out[n++]);
 		}
+	for (struct vnm_mon *m = mons; m; m = m->next)
+		if (mon_match(m, filter, single)) {
+			matched++;
+			if (n < max)
+				mon_info(m, &out[n++]);
+		}
 	unsigned pm = 0;
 	/* a pipe end served as vhost-user first: INFO (one entry) then says "vhost-user" */
 	n += vnm_pipe_vhost_list(filter, out + n, max - n, &pm);
@@ -934,6 +1243,17 @@ int vnm_reg_stats(const char *filter, struct vnm_ctl_port_stats *out, unsigned m
 		/* written by the switch thread: a racy snapshot, each counter read once */
 		memcpy(&out[n], &vp->dp->stats, sizeof(out[n]));
 		vport_fullname(vp, out[n].name, sizeof(out[n].name));
+		n++;
+	}
+	for (struct vnm_mon *m = mons; m; m = m->next) {
+		if (!mon_match(m, filter, 0))
+			continue;
+		matched++;
+		if (n == max)
+			continue;
+		/* drop_full: frames the monitor had no room for (it never slows the port) */
+		memcpy(&out[n], &m->dp->stats, sizeof(out[n]));
+		snprintf(out[n].name, sizeof(out[n].name), "%s", m->name);
 		n++;
 	}
 	unsigned pm = 0;

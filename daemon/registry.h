@@ -15,6 +15,7 @@
 
 struct vnm_vport;
 struct vnm_pipe_pair;
+struct vnm_mon;
 
 /* What one client connection has bound. */
 struct vnm_binding {
@@ -27,6 +28,7 @@ struct vnm_binding {
 	int kick_fd;                    /* VALE: eventfd watched by the switch */
 	int notify_fd;                  /* VALE: daemon end of the notify socket */
 	int app_fd;                     /* VALE: app end, until the reply is sent */
+	struct vnm_mon *mon;            /* MONITOR (kind VNM_KIND_MONITOR; fds as VALE) */
 };
 
 /* Error text for a reply: handlers fill it when they return < 0. */

@@ -151,6 +151,7 @@ static int do_list(const char *name, int info)
 			       : p->kind == VNM_KIND_VHOST  ? "vhost"
 			       : p->kind == VNM_KIND_NETDEV ? "netdev"
 			       : p->kind == VNM_KIND_TAP    ? "tap"
+			       : p->kind == VNM_KIND_MONITOR ? "monitor"
 							    : "vale",
 			       p->flags & VNM_PI_PERSISTENT ? "true" : "false",
 			       p->flags & VNM_PI_LOSSLESS ? "true" : "false", p->num_tx_rings,
@@ -165,6 +166,11 @@ static int do_list(const char *name, int info)
 			       p->port_idx,
 			       p->kind == VNM_KIND_TAP ? "tap (host stack), vnet header"
 						       : "netdev (af_packet), vnet header");
+		} else if (info && p->kind == VNM_KIND_MONITOR) {
+			printf("%.*s: monitor of bridge_idx %d port_idx %d, %u rx rings of %u slots, "
+			       "region %llu bytes\n",
+			       NSTR(p->name), p->bridge_idx, p->port_idx, p->num_rx_rings,
+			       p->num_rx_slots, (unsigned long long)p->region_size);
 		} else if (info) {
 			printf("%.*s: bridge_idx %d port_idx %d, %u tx rings of %u slots, %u rx rings "
 			       "of %u slots, %u buffers of %u bytes, region %llu bytes, %u client(s)%s%s\n",

@@ -342,11 +342,10 @@ static void rx_bad_slot(struct nmport *np, unsigned ri, uint32_t idx)
 	np->rx_touched[ri] = 1;
 }
 
-static int nm_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const uint16_t *idx,
-		      unsigned n)
+static int deliver_ring(struct vnm_dport *p, unsigned ri, const struct vnm_frame *frames,
+			const uint16_t *idx, unsigned n)
 {
 	struct nmport *np = to_nm(p);
-	const unsigned ri = 0; /* VALE delivers to rx ring 0 (netmap's default lookup) */
 	struct vnm_kring *k;
 	uint32_t tail, avail, nslots, bs;
 	uint64_t bytes = 0;
@@ -354,7 +353,7 @@ static int nm_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 	unsigned i, skipped = 0;
 	int bad = 0;
 
-	if (unlikely(np->nrx == 0))
+	if (unlikely(ri >= np->nrx))
 		return 0;
 	k = &np->rx[ri];
 	rx_refresh(np, ri);
@@ -464,6 +463,29 @@ bad_slot:
 	return bad ? (int)n : (int)i;
 }
 
+static int nm_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const uint16_t *idx,
+		      unsigned n)
+{
+	/* VALE delivers to rx ring 0 (netmap's default lookup) */
+	return deliver_ring(p, 0, frames, idx, n);
+}
+
+int vnm_nmport_deliver_ring(struct vnm_dport *p, unsigned ri, const struct vnm_frame *frames,
+			    const uint16_t *idx, unsigned n)
+{
+	return deliver_ring(p, ri, frames, idx, n);
+}
+
+static unsigned nm_frame_ring(struct vnm_dport *p, unsigned i)
+{
+	struct nmport *np = to_nm(p);
+
+	for (unsigned s = 0; s < np->nseg; s++)
+		if (i >= np->seg[s].first && i < np->seg[s].first + np->seg[s].count)
+			return np->seg[s].ring;
+	return 0;
+}
+
 static void nm_deliver_flush(struct vnm_dport *p)
 {
 	struct nmport *np = to_nm(p);
@@ -549,6 +571,7 @@ static const struct vnm_dport_ops nmport_ops = {
 	.space = nm_space,
 	.sleep_prepare = nm_sleep_prepare,
 	.wake = nm_wake,
+	.frame_ring = nm_frame_ring,
 };
 
 struct vnm_dport *vnm_nmport_create(const char *name, const struct vnm_kring *tx, unsigned ntx,

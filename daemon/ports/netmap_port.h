@@ -26,5 +26,11 @@ void vnm_nmport_set_notify(struct vnm_dport *p, int dir, unsigned ri, int notify
 /* Access the kernel-side state of a ring (tests, stats). */
 struct vnm_kring *vnm_nmport_kring(struct vnm_dport *p, int dir, unsigned ri);
 void vnm_nmport_destroy(struct vnm_dport *p);
+/*
+ * deliver (port.h) into rx ring ri instead of ring 0: a monitor's copies
+ * (vnm_switch_mon_deliver_fn). Switch thread. Returns frames taken; ri out of range: 0.
+ */
+int vnm_nmport_deliver_ring(struct vnm_dport *p, unsigned ri, const struct vnm_frame *frames,
+			    const uint16_t *idx, unsigned n);
 
 #endif

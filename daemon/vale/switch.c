@@ -45,6 +45,15 @@
 #define SW_BATCH VNM_BATCH_MAX
 #define SW_EST_BUF VNM_BUF_SIZE_DEFAULT /* lossless: slot estimate per frame */
 
+/* A monitor of a port (switch.h): under lock, like the port table. */
+struct sw_mon {
+	struct vnm_dport *m;
+	vnm_switch_mon_deliver_fn deliver;
+	uint32_t dirs;      /* VNM_MON_TX | VNM_MON_RX */
+	uint32_t ring_mask; /* monitor rings bound by its client */
+	uint8_t touched;    /* copied into this round: deliver_flush after the round */
+};
+
 struct vnm_switch {
 	struct vnm_fdb fdb; /* first: 64-byte aligned */
 	char name[VNM_NAME_MAX];
@@ -64,6 +73,9 @@ struct vnm_switch {
 	struct vnm_dport *port[VNM_SWITCH_MAX_PORTS];
 	uint8_t list[VNM_SWITCH_MAX_PORTS]; /* attached indices, attach order */
 	unsigned nports;
+	struct sw_mon mon[VNM_SWITCH_MAX_PORTS][VNM_SWITCH_MAX_MONS]; /* monitors of port[i] */
+	uint8_t nmon[VNM_SWITCH_MAX_PORTS];
+	unsigned nmon_total;
 
 	/* switch thread only (a round) */
 	unsigned rr_start;
@@ -73,6 +85,7 @@ struct vnm_switch {
 	uint16_t dcnt[VNM_SWITCH_MAX_PORTS];
 	uint8_t dactive[VNM_SWITCH_MAX_PORTS];
 	uint8_t touched[VNM_SWITCH_MAX_PORTS];
+	uint16_t ident[SW_BATCH];                    /* 0, 1, 2, ...: /t monitor lists */
 	struct vnm_frame *frames;                    /* [SW_BATCH] */
 	uint16_t (*dlist)[SW_BATCH];                 /* [VNM_SWITCH_MAX_PORTS][SW_BATCH] */
 };
@@ -138,6 +151,66 @@ static inline int dst_room(struct vnm_switch *sw, unsigned d, uint32_t len)
 		return 0;
 	sw->budget[d] -= need;
 	return 1;
+}
+
+/* ---- monitors (switch.h): copies, never waiting ------------------------------------ */
+
+static void mon_copy(struct sw_mon *mo, unsigned ring, const struct vnm_frame *frames,
+		     const uint16_t *idx, unsigned n)
+{
+	int taken;
+
+	if (ring >= 32 || !(mo->ring_mask & (1u << ring)))
+		return; /* a ring its client did not bind: not monitored */
+	taken = mo->deliver(mo->m, ring, frames, idx, n);
+	if (taken < 0)
+		taken = 0;
+	if ((unsigned)taken < n)
+		mo->m->stats.drop_full += n - (unsigned)taken;
+	mo->touched = 1;
+}
+
+/* Frames idx[0..n) were delivered into port d: copy them to its /r monitors. */
+static void mon_rx(struct vnm_switch *sw, unsigned d, const struct vnm_frame *frames,
+		   const uint16_t *idx, unsigned n)
+{
+	for (unsigned k = 0; k < sw->nmon[d]; k++)
+		if (sw->mon[d][k].dirs & VNM_MON_RX)
+			mon_copy(&sw->mon[d][k], 0, frames, idx, n);
+}
+
+/* Frames [0, n) of source port s were consumed: copy them to its /t monitors, by ring. */
+static void mon_tx(struct vnm_switch *sw, struct vnm_dport *p, unsigned s, unsigned n)
+{
+	for (unsigned k = 0; k < sw->nmon[s]; k++) {
+		struct sw_mon *mo = &sw->mon[s][k];
+		unsigned i = 0;
+
+		if (!(mo->dirs & VNM_MON_TX))
+			continue;
+		while (i < n) {
+			/* frames of one ring are contiguous in a batch: one call per run */
+			unsigned r = p->ops->frame_ring ? p->ops->frame_ring(p, i) : 0, j = i + 1;
+			while (j < n && (p->ops->frame_ring ? p->ops->frame_ring(p, j) : 0) == r)
+				j++;
+			mon_copy(mo, r, sw->frames, sw->ident + i, j - i);
+			i = j;
+		}
+	}
+}
+
+static void mon_flush(struct vnm_switch *sw)
+{
+	for (unsigned li = 0; li < sw->nports; li++) {
+		unsigned d = sw->list[li];
+		for (unsigned k = 0; k < sw->nmon[d]; k++) {
+			struct sw_mon *mo = &sw->mon[d][k];
+			if (mo->touched) {
+				mo->touched = 0;
+				mo->m->ops->deliver_flush(mo->m);
+			}
+		}
+	}
 }
 
 /*
@@ -215,6 +288,8 @@ static unsigned forward_batch(struct vnm_switch *sw, struct vnm_dport *p, unsign
 			taken = 0;
 		if ((unsigned)taken < cnt)
 			q->stats.drop_full += cnt - (unsigned)taken;
+		if (unlikely(sw->nmon[d]) && taken > 0)
+			mon_rx(sw, d, frames, sw->dlist[d], (unsigned)taken);
 		sw->dcnt[d] = 0;
 		sw->touched[d] = 1; /* deliver_flush after the round */
 	}
@@ -240,6 +315,8 @@ static int sw_round(struct vnm_switch *sw)
 		if (n <= 0)
 			continue;
 		unsigned handled = forward_batch(sw, p, s, (unsigned)n, tnow);
+		if (unlikely(sw->nmon[s]) && handled)
+			mon_tx(sw, p, s, handled); /* frames stay valid until rx_done */
 		p->ops->rx_done(p, handled);
 		if (handled)
 			progress = 1;
@@ -252,6 +329,8 @@ static int sw_round(struct vnm_switch *sw)
 			q->ops->deliver_flush(q);
 		}
 	}
+	if (unlikely(sw->nmon_total))
+		mon_flush(sw);
 	return progress;
 }
 
@@ -354,6 +433,8 @@ int vnm_switch_create(const char *name, struct vnm_switch **out)
 		if (*end == '\0' && v <= 1000000)
 			sw->spin_us = (unsigned)v;
 	}
+	for (unsigned i = 0; i < SW_BATCH; i++)
+		sw->ident[i] = (uint16_t)i;
 	sw->frames = calloc(SW_BATCH, sizeof(*sw->frames));
 	sw->dlist = calloc(VNM_SWITCH_MAX_PORTS, sizeof(*sw->dlist));
 	if (!sw->frames || !sw->dlist) {
@@ -478,12 +559,57 @@ void vnm_switch_detach(struct vnm_switch *sw, struct vnm_dport *p)
 			sw->list[li] = sw->list[li + 1];
 		__atomic_store_n(&sw->nports, sw->nports - 1, __ATOMIC_RELAXED);
 		sw->port[idx] = NULL;
+		sw->nmon_total -= sw->nmon[idx]; /* its monitors stop with it (registry.c) */
+		sw->nmon[idx] = 0;
 		vnm_fdb_flush_port(&sw->fdb, (unsigned)idx);
 		p->sw_idx = -1;
 	}
 	ctl_unlock(sw);
 	/* a lossless sender may have been waiting for this port: re-evaluate */
 	vnm_switch_kick(sw);
+}
+
+int vnm_switch_mon_add(struct vnm_switch *sw, struct vnm_dport *p, struct vnm_dport *mon,
+		       uint32_t dirs, uint32_t ring_mask, vnm_switch_mon_deliver_fn deliver)
+{
+	int ret = 0;
+
+	if (!dirs || (dirs & ~(uint32_t)(VNM_MON_TX | VNM_MON_RX)) || !deliver || !mon)
+		return -EINVAL;
+	ctl_lock(sw);
+	int idx = p->sw_idx;
+	if (idx < 0 || idx >= VNM_SWITCH_MAX_PORTS || sw->port[idx] != p) {
+		ret = -ENXIO;
+	} else if (sw->nmon[idx] >= VNM_SWITCH_MAX_MONS) {
+		ret = -ENOSPC;
+	} else {
+		struct sw_mon *mo = &sw->mon[idx][sw->nmon[idx]++];
+		mo->m = mon;
+		mo->deliver = deliver;
+		mo->dirs = dirs;
+		mo->ring_mask = ring_mask;
+		mo->touched = 0;
+		sw->nmon_total++;
+	}
+	ctl_unlock(sw);
+	return ret;
+}
+
+void vnm_switch_mon_del(struct vnm_switch *sw, struct vnm_dport *p, struct vnm_dport *mon)
+{
+	ctl_lock(sw);
+	int idx = p->sw_idx;
+	if (idx >= 0 && idx < VNM_SWITCH_MAX_PORTS && sw->port[idx] == p) {
+		for (unsigned k = 0; k < sw->nmon[idx]; k++) {
+			if (sw->mon[idx][k].m != mon)
+				continue;
+			/* touched is always 0 between rounds: nothing left to flush */
+			sw->mon[idx][k] = sw->mon[idx][--sw->nmon[idx]];
+			sw->nmon_total--;
+			break;
+		}
+	}
+	ctl_unlock(sw);
 }
 
 int vnm_switch_watch_fd(struct vnm_switch *sw, int fd)

@@ -64,4 +64,29 @@ struct vnm_switch_fdb_counters {
 };
 void vnm_switch_fdb_counters(struct vnm_switch *sw, struct vnm_switch_fdb_counters *c);
 
+/*
+ * Monitors (netmap's /r /t /rt copy monitors, additive). A monitor is a port object
+ * that is never in the forwarding list: the switch thread copies into it, through
+ * vnm_switch_mon_deliver_fn, the frames the monitored port p transmitted
+ * (VNM_MON_TX: pulled by rx_batch and consumed, after forwarding) and/or the frames
+ * delivered into p (VNM_MON_RX: only those p's deliver took). The copy never waits:
+ * what the monitor has no room for is counted in the monitor's stats.drop_full, and a
+ * lossless source never waits for a monitor. At most VNM_SWITCH_MAX_MONS per port.
+ * ring: VNM_MON_TX copies go to the monitor ring of the frame's source ring
+ * (ops->frame_ring, 0 without it), VNM_MON_RX copies to ring 0 (VALE delivers to rx ring
+ * 0). ring_mask: the monitor rings a client bound (bit i: ring i; others are skipped).
+ * mon->ops->deliver_flush runs after a round that copied into the monitor.
+ * Main thread; once vnm_switch_mon_del (or a detach of p) returns, the switch thread no
+ * longer touches mon.
+ */
+#define VNM_MON_TX 0x1
+#define VNM_MON_RX 0x2
+#define VNM_SWITCH_MAX_MONS 8
+typedef int (*vnm_switch_mon_deliver_fn)(struct vnm_dport *mon, unsigned ring,
+					 const struct vnm_frame *frames, const uint16_t *idx,
+					 unsigned n);
+int vnm_switch_mon_add(struct vnm_switch *sw, struct vnm_dport *p, struct vnm_dport *mon,
+		       uint32_t dirs, uint32_t ring_mask, vnm_switch_mon_deliver_fn deliver);
+void vnm_switch_mon_del(struct vnm_switch *sw, struct vnm_dport *p, struct vnm_dport *mon);
+
 #endif /* VNM_DAEMON_SWITCH_H */

@@ -44,6 +44,7 @@ struct vnm_region_end {
 #define VNM_END_PIPE_SLAVE 0x4  /* X}N */
 #define VNM_END_VALE 0x8
 #define VNM_END_PASSTHROUGH 0x10 /* bound by vnetmapd on behalf of a guest (ctl.h PASSTHROUGH) */
+#define VNM_END_MONITOR 0x20     /* a monitor's rings ("valeX:Y/r", /t, /rt, /z) */
 
 struct vnm_region_hdr {
 	uint64_t magic;        /* VNM_REGION_MAGIC */
