@@ -2,27 +2,35 @@
 /*
  * afpacket_port.c - a switch port over a Linux interface (backend "af_packet").
  *
- * RX (interface -> switch): a TPACKET_V3 ring mmap'ed from the socket. rx_batch
- * walks the retired blocks and returns frames whose fragments point INTO the ring
- * (no copy); rx_done gives fully consumed blocks back to the kernel. With
- * PACKET_VNET_HDR each frame comes with the kernel's virtio-net header (10 bytes
- * before the MAC header), copied into port storage and checked before it travels,
- * so TSO/partial-checksum skbs of a veth cross the switch intact.
+ * RX (interface -> switch): a TPACKET_V2 frame ring mmap'ed from the socket.
+ * rx_batch walks the frames the kernel handed us (TP_STATUS_USER) and returns frames
+ * whose fragments point INTO the ring (no copy); rx_done hands the consumed ring
+ * frames back. V2, not V3: a V3 block reaches user space only when it is full or its
+ * retire timer fires (1 ms at least, in jiffies), which put up to 1 ms on every hop
+ * of a sparse flow (ping, request/response); a V2 frame is ours, and the socket
+ * readable, as soon as the kernel wrote it. Frames longer than a ring frame (GSO skbs
+ * of a veth or TAP, jumbo frames) are truncated in the ring with TP_STATUS_COPY and
+ * the kernel queues the whole skb on the socket (PACKET_COPY_THRESH): rx_batch takes
+ * it with recvmsg into a bounded pool of 64 KiB copy buffers (one per such frame until
+ * it is consumed). The kernel queues those copies in ring order.
+ * With PACKET_VNET_HDR each frame comes with the kernel's virtio-net header (10 bytes
+ * before the MAC header, or first in a recvmsg), copied into port storage and checked
+ * before it travels, so TSO/partial-checksum skbs of a veth cross the switch intact.
  * TX (switch -> interface): deliver sends the round's frames for this port with ONE
  * sendmmsg (iovecs point at the source's buffers: the kernel's copy is the only
  * one), PACKET_QDISC_BYPASS, the header in front. deliver_flush has nothing left
  * to do. PACKET_IGNORE_OUTGOING keeps our own TX out of our RX ring.
  * (A TPACKET_V2 TX ring would save the per-frame iovec setup; sendmmsg was enough.)
  *
- * Security model: the kernel is trusted to keep the ring's block descriptors
- * consistent, but every offset/length read from a block is bounds-checked against
- * the block before a frame points at it (a frame never leaves the mapping), and the
+ * Security model: the kernel is trusted to keep the ring consistent, but every
+ * offset/length read from a ring frame is bounds-checked against the frame before a
+ * vnm_frame points at it (a frame never leaves the mapping), and the
  * virtio-net header is checked (vnm_kernel_hdr_check) as if it came from a peer.
  * The frame bytes are whatever arrived on the wire.
  *
- * Memory ordering: block_status is the ownership word. We read it with an acquire
- * load (the block's packets are visible after TP_STATUS_USER) and hand the block
- * back with a release store of TP_STATUS_KERNEL once no frame points into it.
+ * Memory ordering: tp_status is the ownership word of a ring frame. We read it with
+ * an acquire load (the frame's bytes are visible after TP_STATUS_USER) and hand the
+ * frame back with a release store of TP_STATUS_KERNEL once no vnm_frame points into it.
  *
  * Threading: the dport ops run on the switch thread; create/destroy/attached/
  * detached on the main thread while the port is detached (or before unwatch).
@@ -47,18 +55,14 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
-#define AFP_BLOCK_SIZE (1u << 18) /* holds the largest (GSO) frame */
-#define AFP_BLOCK_NR 64            /* 16 MiB: rides out a descheduled switch thread */
-#define AFP_FRAME_SIZE 2048
-#define AFP_RETIRE_MS 1           /* a partly filled block is handed to us after 1 ms */
-#define AFP_VNET_LEN 10           /* struct virtio_net_hdr (no num_buffers) */
-
-struct rx_pos {
-	unsigned blk;   /* current block */
-	uint32_t off;   /* offset of the next packet in it (0: block not opened yet) */
-	uint32_t left;  /* packets left in it */
-	unsigned adv;   /* blocks moved past since the batch started (released at rx_done) */
-};
+#define AFP_FRAME_SIZE 2048        /* a 1514-byte frame with its headers fits */
+#define AFP_BLOCK_SIZE (1u << 16)  /* 32 frames per block: blocks are contiguous frames */
+#define AFP_FRAME_NR 8192          /* 16 MiB: rides out a descheduled switch thread */
+#define AFP_BLOCK_NR (AFP_FRAME_NR * AFP_FRAME_SIZE / AFP_BLOCK_SIZE)
+#define AFP_COPY_NR 32             /* frames too long for a ring frame, in flight */
+#define AFP_COPY_SIZE (VNM_FRAME_MAX + 64)
+#define AFP_VNET_LEN 10            /* struct virtio_net_hdr (no num_buffers) */
+#define AFP_NO_COPY 0xffff
 
 struct afp_port {
 	struct vnm_dport dp; /* first */
@@ -69,11 +73,17 @@ struct afp_port {
 	uint8_t *ring;
 	size_t ring_len;
 	struct vnm_switch *sw;
-	struct rx_pos pos;                 /* next packet to pull */
-	struct rx_pos snap[VNM_BATCH_MAX]; /* position of each frame of the last batch */
-	struct rx_pos end;                 /* position after the last batch */
-	unsigned nframes;
+	unsigned head;                     /* next ring frame to look at */
+	unsigned nframes;                  /* frames of the last batch (ring frames head..) */
+	unsigned nring;                    /* ring frames the last batch covers (dropped ones too) */
+	uint16_t ring_of[VNM_BATCH_MAX];   /* ring frames covered up to and including frame i */
 	const struct vnm_frame *frames;
+	/* long frames taken with recvmsg: copy buffer of ring frame r is copy_of[r] */
+	uint8_t *copy_buf;                 /* [AFP_COPY_NR][AFP_COPY_SIZE] */
+	uint32_t copy_len[AFP_COPY_NR];    /* bytes received, vnet header included */
+	uint16_t copy_free[AFP_COPY_NR];   /* stack of free copy buffers */
+	unsigned ncopy_free;
+	uint16_t copy_of[AFP_FRAME_NR];    /* AFP_NO_COPY, or the copy buffer */
 	struct virtio_net_hdr_mrg hdr[VNM_BATCH_MAX];
 	struct mmsghdr msg[VNM_BATCH_MAX];
 	struct iovec iov[VNM_BATCH_MAX][1 + NM_MAX_FRAGS];
@@ -86,32 +96,54 @@ static inline struct afp_port *to_ap(struct vnm_dport *p)
 	return (struct afp_port *)p;
 }
 
-static inline struct tpacket_block_desc *blk_desc(struct afp_port *ap, unsigned b)
+static inline struct tpacket2_hdr *ring_frame(struct afp_port *ap, unsigned r)
 {
-	return (struct tpacket_block_desc *)(ap->ring + (size_t)b * AFP_BLOCK_SIZE);
+	return (struct tpacket2_hdr *)(ap->ring + (size_t)r * AFP_FRAME_SIZE);
 }
 
-static inline int blk_ready(struct afp_port *ap, unsigned b)
+static inline uint32_t frame_status(struct afp_port *ap, unsigned r)
 {
 	/* acquire: pairs with the kernel's barrier before it sets TP_STATUS_USER */
-	return __atomic_load_n(&blk_desc(ap, b)->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
-	       TP_STATUS_USER;
+	return __atomic_load_n(&ring_frame(ap, r)->tp_status, __ATOMIC_ACQUIRE);
 }
 
-static inline void blk_release(struct afp_port *ap, unsigned b)
+static inline void frame_release(struct afp_port *ap, unsigned r)
 {
-	/* release: every read of the block's packets happens before the kernel reuses it */
-	__atomic_store_n(&blk_desc(ap, b)->hdr.bh1.block_status, TP_STATUS_KERNEL,
-			 __ATOMIC_RELEASE);
+	uint16_t c = ap->copy_of[r];
+
+	if (c != AFP_NO_COPY) {
+		ap->copy_of[r] = AFP_NO_COPY;
+		ap->copy_free[ap->ncopy_free++] = c;
+	}
+	/* release: every read of the frame happens before the kernel reuses it */
+	__atomic_store_n(&ring_frame(ap, r)->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
 }
 
-/* Move q to the next block (the current one is fully read). */
-static inline void pos_next_block(struct rx_pos *q)
+/*
+ * The whole skb of a TP_STATUS_COPY ring frame r: the next one on the socket's queue
+ * (once taken, it stays in its copy buffer until r is released). Returns the copy
+ * buffer, or AFP_NO_COPY (pool empty: stop the batch; or the queue had none: *gone).
+ */
+static uint16_t take_copy(struct afp_port *ap, unsigned r, int *gone)
 {
-	q->blk = (q->blk + 1) % AFP_BLOCK_NR;
-	q->off = 0;
-	q->left = 0;
-	q->adv++;
+	uint16_t c = ap->copy_of[r];
+
+	*gone = 0;
+	if (c != AFP_NO_COPY)
+		return c; /* taken by an earlier batch that did not consume it */
+	if (ap->ncopy_free == 0)
+		return AFP_NO_COPY;
+	c = ap->copy_free[ap->ncopy_free - 1];
+	ssize_t n = recv(ap->fd, ap->copy_buf + (size_t)c * AFP_COPY_SIZE, AFP_COPY_SIZE,
+			 MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0 || (size_t)n > AFP_COPY_SIZE) {
+		*gone = 1; /* nothing queued (or over 64 KiB): drop this ring frame */
+		return AFP_NO_COPY;
+	}
+	ap->ncopy_free--;
+	ap->copy_of[r] = c;
+	ap->copy_len[c] = (uint32_t)n;
+	return c;
 }
 
 static void afp_rx_done(struct vnm_dport *p, unsigned n);
@@ -119,50 +151,55 @@ static void afp_rx_done(struct vnm_dport *p, unsigned n);
 static int afp_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned max)
 {
 	struct afp_port *ap = to_ap(p);
-	struct rx_pos q = ap->pos;
-	unsigned nf = 0, guard = 0;
+	unsigned nf = 0, nr = 0;
 
-	q.adv = 0;
 	ap->frames = frames;
 	ap->nframes = 0;
+	ap->nring = 0;
 	if (max > VNM_BATCH_MAX)
 		max = VNM_BATCH_MAX;
-	while (nf < max && guard++ < AFP_BLOCK_NR + VNM_BATCH_MAX * 2) {
-		if (q.off == 0) {
-			/* a full lap: this block is still ours (not released yet), stop */
-			if (q.adv >= AFP_BLOCK_NR || !blk_ready(ap, q.blk))
-				break;
-			struct tpacket_block_desc *bd = blk_desc(ap, q.blk);
-			uint32_t first = bd->hdr.bh1.offset_to_first_pkt;
-			q.left = bd->hdr.bh1.num_pkts;
-			if (q.left == 0 || first < sizeof(*bd) || first >= AFP_BLOCK_SIZE) {
-				/* empty (timer retired it) or nonsense: hand it back at rx_done */
-				if (q.left)
-					p->stats.ring_resets++;
-				pos_next_block(&q);
+	while (nf < max && nr < AFP_FRAME_NR) {
+		unsigned r = (ap->head + nr) % AFP_FRAME_NR;
+		uint32_t st = frame_status(ap, r);
+
+		if (!(st & TP_STATUS_USER))
+			break;
+		struct tpacket2_hdr *h = ring_frame(ap, r);
+		uint32_t mac = h->tp_mac, snap = h->tp_snaplen, len = h->tp_len;
+		const uint8_t *d, *vnet;
+
+		if (st & TP_STATUS_COPY) {
+			int gone;
+			uint16_t c = take_copy(ap, r, &gone);
+			if (c == AFP_NO_COPY && !gone)
+				break; /* copy pool in use: the rest next round */
+			nr++;
+			if (c == AFP_NO_COPY || ap->copy_len[c] < AFP_VNET_LEN) {
+				p->stats.drop_oversize++;
 				continue;
 			}
-			q.off = first;
+			vnet = ap->copy_buf + (size_t)c * AFP_COPY_SIZE;
+			d = vnet + AFP_VNET_LEN;
+			snap = ap->copy_len[c] - AFP_VNET_LEN;
+			if (snap != len) {
+				p->stats.drop_oversize++; /* not the skb of this frame, or cut */
+				continue;
+			}
+		} else {
+			nr++;
+			if (mac < sizeof(*h) + AFP_VNET_LEN || mac + (uint64_t)snap > AFP_FRAME_SIZE) {
+				p->stats.drop_bad_slot++;
+				continue;
+			}
+			if (snap != len) {
+				p->stats.drop_oversize++; /* truncated, no copy queued */
+				continue;
+			}
+			d = (const uint8_t *)h + mac;
+			vnet = d - AFP_VNET_LEN;
 		}
-		uint8_t *base = ap->ring + (size_t)q.blk * AFP_BLOCK_SIZE;
-		struct tpacket3_hdr *h = (struct tpacket3_hdr *)(base + q.off);
-		struct rx_pos here = q;
-
-		/* advance first: whatever this packet is, the next one follows it */
-		uint32_t next = h->tp_next_offset;
-		if (--q.left == 0 || next == 0 || q.off + next >= AFP_BLOCK_SIZE)
-			pos_next_block(&q);
-		else
-			q.off += next;
-
-		uint32_t mac = h->tp_mac, snap = h->tp_snaplen;
-		if (here.off + sizeof(*h) > AFP_BLOCK_SIZE || mac < AFP_VNET_LEN ||
-		    here.off + mac + (uint64_t)snap > AFP_BLOCK_SIZE) {
-			p->stats.drop_bad_slot++;
-			continue;
-		}
-		if (snap != h->tp_len || snap > VNM_FRAME_MAX) {
-			p->stats.drop_oversize++; /* truncated by the ring */
+		if (snap > VNM_FRAME_MAX) {
+			p->stats.drop_oversize++;
 			continue;
 		}
 		if (snap < 14) {
@@ -170,55 +207,53 @@ static int afp_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned 
 			continue;
 		}
 		struct vnm_frame *f = &frames[nf];
-		const uint8_t *d = (const uint8_t *)h + mac;
 		struct virtio_net_hdr_mrg *vh = &ap->hdr[nf];
 
-		memcpy(vh, d - AFP_VNET_LEN, AFP_VNET_LEN); /* a copy travels, not the ring's */
+		memcpy(vh, vnet, AFP_VNET_LEN); /* a copy travels, not the ring's */
 		vh->num_buffers = 0;
-		int r = vnm_kernel_hdr_check(vh, snap);
-		if (r < 0) {
+		int rc = vnm_kernel_hdr_check(vh, snap);
+		if (rc < 0) {
 			p->stats.drop_bad_slot++;
 			continue;
 		}
-		f->flags = r ? VNM_FRAME_F_VNET : 0;
-		f->vnet_hdr = r ? vh : NULL;
+		f->flags = rc ? VNM_FRAME_F_VNET : 0;
+		f->vnet_hdr = rc ? vh : NULL;
 		f->len = snap;
 		f->nfrags = 0;
 		for (uint32_t o = 0; o < snap;) {
-			uint32_t c = snap - o > 65535 ? 65535 : snap - o;
+			uint32_t cl = snap - o > 65535 ? 65535 : snap - o;
 			f->frag[f->nfrags] = d + o;
-			f->frag_len[f->nfrags++] = (uint16_t)c;
-			o += c;
+			f->frag_len[f->nfrags++] = (uint16_t)cl;
+			o += cl;
 		}
-		ap->snap[nf] = here;
+		ap->ring_of[nf] = (uint16_t)nr;
 		nf++;
 	}
-	ap->end = q;
 	ap->nframes = nf;
+	ap->nring = nr;
 	if (nf == 0)
-		afp_rx_done(p, 0); /* release empty/dropped blocks now */
+		afp_rx_done(p, 0); /* release dropped ring frames now */
 	return (int)nf;
 }
 
 static void afp_rx_done(struct vnm_dport *p, unsigned n)
 {
 	struct afp_port *ap = to_ap(p);
-	struct rx_pos to = n < ap->nframes ? ap->snap[n] : ap->end;
+	/* ring frames up to the n-th frame's, and the dropped ones after the last frame */
+	unsigned upto = n == 0 ? (ap->nframes ? 0 : ap->nring)
+		      : n < ap->nframes ? ap->ring_of[n - 1] : ap->nring;
 	uint64_t bytes = 0;
 
 	for (unsigned i = 0; i < n && i < ap->nframes; i++)
 		bytes += ap->frames[i].len;
-	/* blocks before the resume point hold no frame the switch still reads */
-	for (unsigned k = 0; k < to.adv; k++) {
-		blk_release(ap, ap->pos.blk);
-		pos_next_block(&ap->pos);
+	for (unsigned k = 0; k < upto; k++) {
+		frame_release(ap, ap->head);
+		ap->head = (ap->head + 1) % AFP_FRAME_NR;
 	}
-	ap->pos = to;
-	ap->pos.adv = 0;
-	ap->end = ap->pos; /* a second rx_done of the same batch releases nothing */
 	p->stats.rx_packets += n;
 	p->stats.rx_bytes += bytes;
 	ap->nframes = 0;
+	ap->nring = 0; /* a second rx_done of the same batch releases nothing */
 }
 
 static int afp_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const uint16_t *idx,
@@ -287,7 +322,7 @@ static int afp_sleep_prepare(struct vnm_dport *p)
 	struct afp_port *ap = to_ap(p);
 	int e = 0;
 	socklen_t el = sizeof(e);
-	struct tpacket_stats_v3 st;
+	struct tpacket_stats st;
 	socklen_t sl = sizeof(st);
 
 	/* frames the kernel dropped with the ring full: counted as this port's drop_full */
@@ -306,8 +341,8 @@ static int afp_sleep_prepare(struct vnm_dport *p)
 		p->stats.ring_resets++;
 	}
 
-	/* the fd is watched level-triggered; a block retired meanwhile is work */
-	return ap->pos.off != 0 || blk_ready(ap, ap->pos.blk);
+	/* the fd is watched level-triggered; a frame written meanwhile is work */
+	return (frame_status(ap, ap->head) & TP_STATUS_USER) != 0;
 }
 
 static void afp_wake(struct vnm_dport *p)
@@ -354,24 +389,37 @@ struct vnm_dport *vnm_afp_port_create(const char *ifname, char *err, size_t errl
 		free(ap);
 		return NULL;
 	}
-	if (sopt(ap->fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3, "TPACKET_V3", err, errlen) < 0 ||
+	if (sopt(ap->fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2, "TPACKET_V2", err, errlen) < 0 ||
 	    sopt(ap->fd, SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR", err, errlen) < 0 ||
+	    sopt(ap->fd, SOL_PACKET, PACKET_COPY_THRESH, 1, "PACKET_COPY_THRESH", err, errlen) < 0 ||
 	    sopt(ap->fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS", err, errlen) < 0)
 		goto fail;
+	/* room on the socket queue for the long frames' copies (root may exceed rmem_max) */
+	if (setsockopt(ap->fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ 8 << 20 }, sizeof(int)) < 0)
+		setsockopt(ap->fd, SOL_SOCKET, SO_RCVBUF, &(int){ 8 << 20 }, sizeof(int));
 	if (setsockopt(ap->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &(int){ 1 }, sizeof(int)) < 0)
 		vnm_log(VNM_LOG_WARN, "af_packet %s: no PACKET_IGNORE_OUTGOING (%s): own TX is "
 			"filtered by PACKET_OUTGOING", ifname, strerror(errno));
-	struct tpacket_req3 req = {
+	struct tpacket_req req = {
 		.tp_block_size = AFP_BLOCK_SIZE,
 		.tp_block_nr = AFP_BLOCK_NR,
 		.tp_frame_size = AFP_FRAME_SIZE,
-		.tp_frame_nr = AFP_BLOCK_SIZE / AFP_FRAME_SIZE * AFP_BLOCK_NR,
-		.tp_retire_blk_tov = AFP_RETIRE_MS,
+		.tp_frame_nr = AFP_FRAME_NR,
 	};
 	if (setsockopt(ap->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
 		snprintf(err, errlen, "PACKET_RX_RING: %s", strerror(errno));
 		goto fail;
 	}
+	ap->copy_buf = malloc((size_t)AFP_COPY_NR * AFP_COPY_SIZE);
+	if (!ap->copy_buf) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (unsigned i = 0; i < AFP_COPY_NR; i++)
+		ap->copy_free[i] = (uint16_t)(AFP_COPY_NR - 1 - i);
+	ap->ncopy_free = AFP_COPY_NR;
+	for (unsigned i = 0; i < AFP_FRAME_NR; i++)
+		ap->copy_of[i] = AFP_NO_COPY;
 	ap->ring_len = (size_t)AFP_BLOCK_SIZE * AFP_BLOCK_NR;
 	ap->ring = mmap(NULL, ap->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED,
 			ap->fd, 0);
@@ -403,13 +451,14 @@ struct vnm_dport *vnm_afp_port_create(const char *ifname, char *err, size_t errl
 	ap->dp.priv = ap;
 	ap->dp.sw_idx = -1;
 	ap->dp.vnet_hdr_len = VHOST_HDR_LEN;
-	vnm_log(VNM_LOG_INFO, "netdev %s: backend af_packet (TPACKET_V3 RX ring %u x %u KiB, "
-		"sendmmsg TX, vnet header, qdisc bypass)", ifname, AFP_BLOCK_NR,
-		AFP_BLOCK_SIZE >> 10);
+	vnm_log(VNM_LOG_INFO, "netdev %s: backend af_packet (TPACKET_V2 RX ring %u x %u B, "
+		"long frames by recv, sendmmsg TX, vnet header, qdisc bypass)", ifname,
+		AFP_FRAME_NR, AFP_FRAME_SIZE);
 	return &ap->dp;
 fail:
 	if (ap->ring)
 		munmap(ap->ring, ap->ring_len);
+	free(ap->copy_buf);
 	close(ap->fd);
 	free(ap);
 	return NULL;
@@ -423,6 +472,7 @@ void vnm_afp_port_destroy(struct vnm_dport *p)
 		return;
 	ap = to_ap(p);
 	munmap(ap->ring, ap->ring_len);
+	free(ap->copy_buf);
 	close(ap->fd);
 	free(ap);
 }
