@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all build test asan asan-test run bench clean fuzz demo experiment
+.PHONY: all build test asan asan-test valgrind-test run bench clean fuzz demo experiment
 all: build
 
 build:
@@ -21,6 +21,11 @@ test: build
 
 asan-test: asan
 	@tests/run-all.sh $(ASAN_BUILD)
+
+# The whole suite with vnetmapd, the tools and the unit tests under valgrind memcheck
+# (slow: not in CI; docs/RELIABILITY.md "valgrind")
+valgrind-test: build
+	@VNM_VALGRIND=1 tests/run-all.sh $(BUILD)
 
 # The main job: a pkt-gen pair over a VALE switch and over a pipe, daemon started for you.
 run: build

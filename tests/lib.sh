@@ -8,10 +8,18 @@
 #   bg NAME cmd args...            # start a helper in the background; its pid in BG_PID, log in $TMPD/NAME.log
 #   wait_pid PID SECONDS           # wait for a background pid; returns its exit status, 124 on timeout
 #   wait_until SECONDS cmd...      # poll cmd every 0.1 s until it succeeds; 1 on timeout
+#                                  # (both: SECONDS x VNM_TIME_SCALE)
 #   fd_count PID                   # open fds of PID
 #   region_files                   # region files of the running daemon, one per line
 #   fail "msg"                     # print and exit 1 (cleanup runs from the EXIT trap)
 #   skip "msg"                     # print and exit 77
+#
+# Valgrind mode (VNM_VALGRIND=1 tests/run-all.sh, `make valgrind-test`): run-all.sh sets
+# VNM_VG_BIN (wrappers that run each program of BUILD/bin under valgrind) and
+# VNM_TIME_SCALE (default 1; wait_until, wait_pid, start_daemon and the cleanup's waits
+# are multiplied by it). start_daemon always runs the wrapped vnetmapd; BIN is the wrapper
+# directory too unless run-all.sh marked the test daemon-only (VNM_VG_DAEMON_ONLY=1:
+# timing, fault-injection and QEMU tests, whose tools keep their native speed).
 #
 # Everything started through start_daemon/bg is killed by the EXIT trap, and the
 # temporary directories are removed: a test leaves no process and no file behind.
@@ -22,6 +30,8 @@ VNM_PIDS=()
 DAEMON_PID=
 TMPD=
 VNETMAP_DIR=${VNETMAP_DIR:-}
+VNM_TIME_SCALE=${VNM_TIME_SCALE:-1}
+VNM_VG_BIN=${VNM_VG_BIN:-}
 
 log() { printf '# %s\n' "$*" >&2; }
 VNM_FAIL_MSG=
@@ -41,7 +51,7 @@ vnm_cleanup() {
 	done
 	for p in "${VNM_PIDS[@]}" $DAEMON_PID; do
 		local i=0 st
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+		while kill -0 "$p" 2>/dev/null && [ $i -lt $((50 * VNM_TIME_SCALE)) ]; do
 			sleep 0.1
 			i=$((i + 1))
 		done
@@ -75,6 +85,10 @@ vnm_init() {
 	BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || skip "no build directory '${1:-}'"
 	BIN=$BUILD/bin
 	[ -d "$BIN" ] || skip "no $BIN"
+	# valgrind mode: the tools run under valgrind too, unless the test is daemon-only
+	if [ -n "$VNM_VG_BIN" ] && [ "${VNM_VG_DAEMON_ONLY:-0}" != 1 ]; then
+		BIN=$VNM_VG_BIN
+	fi
 	export BUILD BIN
 	# a tmpfs directory when there is one: region files land under $VNETMAP_DIR/mem
 	local base=/tmp
@@ -98,12 +112,12 @@ start_daemon() {
 	mkdir -p "$VNETMAP_DIR"
 	chmod 700 "$VNETMAP_DIR"
 	export VNETMAP_DIR
-	"$BIN/vnetmapd" --dir "$VNETMAP_DIR" "$@" >"$TMPD/vnetmapd.log" 2>&1 &
+	"${VNM_VG_BIN:-$BIN}/vnetmapd" --dir "$VNETMAP_DIR" "$@" >"$TMPD/vnetmapd.log" 2>&1 &
 	DAEMON_PID=$!
 	local i=0
 	while [ ! -S "$VNETMAP_DIR/vnetmapd.sock" ]; do
 		kill -0 "$DAEMON_PID" 2>/dev/null || fail "vnetmapd exited at start: $(tail -n 5 "$TMPD/vnetmapd.log")"
-		[ $i -ge 100 ] && fail "vnetmapd socket did not appear in 10 s"
+		[ $i -ge $((100 * VNM_TIME_SCALE)) ] && fail "vnetmapd socket did not appear in $((10 * VNM_TIME_SCALE)) s"
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -120,7 +134,7 @@ bg() {
 
 # wait_pid PID SECONDS: exit status of PID (a child of this shell), 124 on timeout
 wait_pid() {
-	local pid=$1 t=$(( ${2:-30} * 10 )) i=0
+	local pid=$1 t=$(( ${2:-30} * 10 * VNM_TIME_SCALE )) i=0
 	while kill -0 "$pid" 2>/dev/null; do
 		if [ $i -ge $t ]; then
 			return 124
@@ -132,7 +146,7 @@ wait_pid() {
 }
 
 wait_until() {
-	local t=$(( $1 * 10 )) i=0
+	local t=$(( $1 * 10 * VNM_TIME_SCALE )) i=0
 	shift
 	until "$@"; do
 		[ $i -ge $t ] && return 1
