@@ -5,7 +5,9 @@
  *
  * Security model: any process of our uid (or root) that can reach the 0600 socket
  * in the 0700 runtime directory is a client; connections from other uids are
- * refused (SO_PEERCRED). A client is untrusted: every message is received whole
+ * refused (SO_PEERCRED). With vnetmapd --group G the socket is 0660 and the
+ * directory 0750, both of group G, and a peer whose primary or supplementary
+ * groups (SO_PEERCRED, SO_PEERGROUPS, as of its connect) include G is a client too. A client is untrusted: every message is received whole
  * into a fixed buffer (recvmsg, SOCK_SEQPACKET), then checked in this order before
  * any handler sees it: size >= header, not truncated (MSG_TRUNC), magic, version,
  * hdr.len <= VNM_CTL_MAX_PAYLOAD and == bytes received, status 0, type known, no
@@ -29,6 +31,7 @@
 
 #include "ctl.h"
 #include "ports/passthrough.h"
+#include "region_alloc.h"
 #include "registry.h"
 #include "vnetmap/ctl.h"
 #include "vnetmap/portname.h"
@@ -450,6 +453,39 @@ static void conn_event(struct vnm_evsrc *src, uint32_t events)
 		conn_close(c);
 }
 
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+/* Our uid, root, or (--group G) a member of G. */
+static int peer_allowed(int fd, const struct ucred *cred)
+{
+	gid_t g, groups[256], *gl = groups;
+	socklen_t len = sizeof(groups);
+	int ok = 0;
+
+	if (cred->uid == geteuid() || cred->uid == 0)
+		return 1;
+	if (!vnm_share_group(&g))
+		return 0;
+	if (cred->gid == g)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gl, &len) < 0) {
+		if (errno != ERANGE || !(gl = malloc(len)))
+			return 0;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gl, &len) < 0) {
+			free(gl);
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (gl[i] == g)
+			ok = 1;
+	if (gl != groups)
+		free(gl);
+	return ok;
+}
+
 static void accept_one(void)
 {
 	struct ucred cred = { 0, (uid_t)-1, (gid_t)-1 };
@@ -468,8 +504,7 @@ static void accept_one(void)
 		}
 		return;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
-	    (cred.uid != geteuid() && cred.uid != 0)) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || !peer_allowed(fd, &cred)) {
 		vnm_log(VNM_LOG_WARN, "connection from uid %u refused", (unsigned)cred.uid);
 		close(fd);
 		return;
@@ -605,8 +640,8 @@ int vnm_ctl_listen(const char *dir, char *err, size_t errlen)
 		return -EADDRINUSE;
 	}
 	memcpy(sock_path, sa.sun_path, sizeof(sock_path));
-	/* umask 077 made it 0600 already; say so explicitly */
-	if (chmod(sa.sun_path, 0600) < 0 || listen(fd, 128) < 0) {
+	/* umask 077 made it 0600 already; say so explicitly (--group: the group's, 0660) */
+	if (chmod(sa.sun_path, 0600) < 0 || vnm_share_sock(sa.sun_path) < 0 || listen(fd, 128) < 0) {
 		int e = errno;
 		snprintf(err, errlen, "listen %s: %s", sa.sun_path, strerror(e));
 		unlink(sa.sun_path);

@@ -7,10 +7,13 @@
  *
  * Security model: the runtime directory is created 0700 (an existing one must be
  * ours), the socket 0600 (umask 077) and region files 0600 in a 0700 directory.
- * Clients are untrusted; see ctl.c and registry.c.
+ * With --group G they belong to G instead, directories 0750, socket and files 0660
+ * (region.c vnm_share_*), and ctl.c also accepts peers in G. Clients are untrusted;
+ * see ctl.c and registry.c.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,6 +163,10 @@ static void usage(FILE *f)
 		"  --dir DIR   runtime directory (control socket DIR/%s);\n"
 		"              default $%s, else /run/vnetmap (root),\n"
 		"              $XDG_RUNTIME_DIR/vnetmap, /tmp/vnetmap-UID\n"
+		"  --group NAME|GID\n"
+		"              share with a group: runtime dir 0750, socket and region files\n"
+		"              0660, all owned by the group, whose members may connect; default:\n"
+		"              private to the daemon's user (0700/0600)\n"
 		"  -v          debug output (every connection and request)\n"
 		"  -q          errors only\n"
 		"  --vhost-user valeX:NAME=PATH[,server]\n"
@@ -174,29 +181,44 @@ static void usage(FILE *f)
 		VNM_CTL_SOCK_NAME, VNETMAP_DIR_ENV);
 }
 
-/* The runtime directory: created 0700, or an existing directory of ours (made private). */
+/*
+ * The runtime directory: created 0700, or an existing directory of ours, made
+ * private (0700) or, with --group, the group's (0750).
+ */
 static int runtime_dir(const char *dir)
 {
-	struct stat st;
+	char err[512];
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		vnm_log(VNM_LOG_ERR, "mkdir %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (lstat(dir, &st) < 0) {
-		vnm_log(VNM_LOG_ERR, "stat %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
-		vnm_log(VNM_LOG_ERR, "%s is not a directory owned by uid %u", dir,
-			(unsigned)geteuid());
-		return -1;
-	}
-	if ((st.st_mode & 077) && chmod(dir, 0700) < 0) {
-		vnm_log(VNM_LOG_ERR, "chmod 0700 %s: %s", dir, strerror(errno));
+	if (vnm_share_dir(dir, err, sizeof(err)) < 0) {
+		vnm_log(VNM_LOG_ERR, "%s", err);
 		return -1;
 	}
 	return 0;
+}
+
+/* --group NAME|GID: a group name, else a decimal gid. 0, or -1 (logged). */
+static int group_flag(const char *arg, gid_t *gid)
+{
+	struct group *gr = getgrnam(arg);
+	char *end;
+	unsigned long v;
+
+	if (gr) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (arg[0] >= '0' && arg[0] <= '9' && !*end && !errno && v < (gid_t)-1) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	vnm_log(VNM_LOG_ERR, "--group %s: no such group", arg);
+	return -1;
 }
 
 /*
@@ -265,6 +287,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "vhost-user", required_argument, NULL, 'U' },
+		{ "group", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *opt_dir = NULL;
@@ -287,6 +310,14 @@ int main(int argc, char **argv)
 		case 'q':
 			vnm_log_level = VNM_LOG_ERR;
 			break;
+		case 'G': {
+			gid_t g;
+
+			if (group_flag(optarg, &g) < 0)
+				return 2;
+			vnm_share_set_group(g);
+			break;
+		}
 		case 'U':
 			if (nvhost == sizeof(vhost_specs) / sizeof(vhost_specs[0])) {
 				vnm_log(VNM_LOG_ERR, "too many --vhost-user");
@@ -355,6 +386,13 @@ int main(int argc, char **argv)
 	}
 	vnm_log(VNM_LOG_INFO, "listening on %s/%s, regions in %s (pid %d)", dir, VNM_CTL_SOCK_NAME,
 		vnm_memdir(), (int)getpid());
+	{
+		gid_t g;
+
+		if (vnm_share_group(&g))
+			vnm_log(VNM_LOG_INFO, "shared with group %u: directories 0750, socket and "
+				"region files 0660", (unsigned)g);
+	}
 	for (unsigned i = 0; i < nvhost; i++)
 		if (vhost_flag(vhost_specs[i]) < 0)
 			goto out;

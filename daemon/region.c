@@ -9,7 +9,9 @@
  * a region clients already map (pipe pairs) is published by storing its ends[]
  * flags last, with release. Nothing here reads a value back from the region: all
  * geometry and offsets are the private copies in struct vnm_region / vnm_end.
- * The region directory is 0700 and each file 0600, created O_EXCL|O_NOFOLLOW.
+ * The region directory is 0700 and each file 0600, created O_EXCL|O_NOFOLLOW;
+ * with vnetmapd --group, 0750 and 0660 and owned by that group (vnm_share_*): its
+ * members are trusted like the daemon's own user.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -156,32 +158,93 @@ static void memdir_clean(const char *dir)
 	closedir(d);
 }
 
-/* mkdir 0700, or accept an existing directory only if it is ours and private. */
-static int private_dir(const char *path, char *err, size_t errlen)
+/* ---- access: private to our uid, or shared with one group (--group) ---- */
+
+static gid_t share_gid = (gid_t)-1;
+
+void vnm_share_set_group(gid_t gid)
+{
+	share_gid = gid;
+}
+
+int vnm_share_group(gid_t *gid)
+{
+	if (share_gid == (gid_t)-1)
+		return 0;
+	*gid = share_gid;
+	return 1;
+}
+
+int vnm_share_dir(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int e = 0;
 
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		e = errno;
+		snprintf(err, errlen, "%s: %s", path,
+			 e == ELOOP || e == ENOTDIR ? "not a directory" : strerror(e));
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s is not a directory owned by uid %u", path,
+			 (unsigned)geteuid());
+		e = EPERM;
+		goto out;
+	}
+	if (share_gid == (gid_t)-1) {
+		if ((st.st_mode & 077) && fchmod(fd, 0700) < 0) {
+			e = errno;
+			snprintf(err, errlen, "chmod 0700 %s: %s", path, strerror(e));
+		}
+		goto out;
+	}
+	/* the group first, then the mode: never group-readable by another group */
+	if (st.st_gid != share_gid && fchown(fd, (uid_t)-1, share_gid) < 0) {
+		e = errno;
+		snprintf(err, errlen, "chgrp %u %s: %s", (unsigned)share_gid, path, strerror(e));
+		goto out;
+	}
+	if ((st.st_mode & 07777) != 0750 && fchmod(fd, 0750) < 0) {
+		e = errno;
+		snprintf(err, errlen, "chmod 0750 %s: %s", path, strerror(e));
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return -e;
+}
+
+int vnm_share_sock(const char *path)
+{
+	if (share_gid == (gid_t)-1)
+		return 0;
+	/* a user-chosen path (vhost-user): never follow a symlink swapped in since bind */
+	if (fchownat(AT_FDCWD, path, (uid_t)-1, share_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fchmodat(AT_FDCWD, path, 0660, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+int vnm_share_fd(int fd)
+{
+	if (share_gid == (gid_t)-1)
+		return 0;
+	if (fchown(fd, (uid_t)-1, share_gid) < 0 || fchmod(fd, 0660) < 0)
+		return -errno;
+	return 0;
+}
+
+/* mkdir 0700, or accept an existing directory only if it is ours; then vnm_share_dir. */
+static int private_dir(const char *path, char *err, size_t errlen)
+{
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		int e = errno;
 		snprintf(err, errlen, "mkdir %s: %s", path, strerror(e));
 		return -e;
 	}
-	if (lstat(path, &st) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "stat %s: %s", path, strerror(e));
-		return -e;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
-		snprintf(err, errlen, "%s is not a directory owned by uid %u", path,
-			 (unsigned)geteuid());
-		return -EPERM;
-	}
-	if ((st.st_mode & 077) && chmod(path, 0700) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "chmod 0700 %s: %s", path, strerror(e));
-		return -e;
-	}
-	return 0;
+	return vnm_share_dir(path, err, errlen);
 }
 
 int vnm_memdir_init(const char *rundir, char *err, size_t errlen)
@@ -307,6 +370,9 @@ int vnm_region_create(const char *name, uint64_t obj_bytes, uint32_t num_bufs, u
 		ret = -errno;
 		goto fail;
 	}
+	ret = vnm_share_fd(r->fd);
+	if (ret < 0)
+		goto fail_unlink;
 	if (ftruncate(r->fd, (off_t)r->size) < 0) {
 		ret = -errno;
 		goto fail_unlink;

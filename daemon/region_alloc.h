@@ -81,6 +81,27 @@ const char *vnm_memdir(void);
 /* Remove every region file still there and the directory (at exit). */
 void vnm_memdir_cleanup(void);
 
+/*
+ * Who may reach what the daemon creates (vnetmapd --group). Without a group (the
+ * default) the runtime and region directories are 0700, the control socket, the
+ * ivshmem and vhost-user listening sockets and the region files 0600 (sockets: the
+ * umask's 0700), all private to the daemon's uid. With a group they belong to that
+ * group: directories 0750, sockets and region files 0660.
+ * vnm_share_set_group((gid_t)-1) clears it; vnm_share_group() is 1 with *gid set
+ * when a group is configured.
+ * vnm_share_dir: an existing directory of ours (opened O_NOFOLLOW, owner checked)
+ * gets the mode and group above; 0 or -errno with a message.
+ * vnm_share_sock: a socket the daemon just bound; nothing without a group, else
+ * group and 0660 set without following a symlink put there since; 0 or -errno.
+ * vnm_share_fd: a region file just created 0600: its group and 0660; 0 or -errno.
+ */
+#include <sys/types.h>
+void vnm_share_set_group(gid_t gid);
+int vnm_share_group(gid_t *gid);
+int vnm_share_dir(const char *path, char *err, size_t errlen);
+int vnm_share_sock(const char *path);
+int vnm_share_fd(int fd);
+
 /* Bytes of objects and buffers one end of geometry g needs. */
 uint64_t vnm_end_obj_bytes(const struct vnm_geom *g);
 uint32_t vnm_end_num_bufs(const struct vnm_geom *g);

@@ -368,8 +368,9 @@ static int doorbell_setup(struct pt_export *x, struct vnm_err *err)
 	if (x->listen_fd < 0)
 		return vnm_err_set(err, -errno, "socket: %s", strerror(errno));
 	unlink(sa.sun_path);
+	/* 0700 by the umask; --group: the group's, 0660, like the region file QEMU maps */
 	if (bind(x->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(x->listen_fd, 2) < 0) {
+	    vnm_share_sock(sa.sun_path) < 0 || listen(x->listen_fd, 2) < 0) {
 		ret = -errno;
 		return vnm_err_set(err, ret, "ivshmem socket %s: %s", sa.sun_path, strerror(-ret));
 	}

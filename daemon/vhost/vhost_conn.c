@@ -23,6 +23,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "region_alloc.h"
 #include "vhost/vhost_conn.h"
 
 #define RETRY_MS 1000
@@ -259,7 +260,9 @@ static int make_listener(struct vhost_conn *c, char *err, size_t errlen)
 		}
 		unlink(c->path); /* a stale socket (a previous vnetmapd) */
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+	/* 0700 by the daemon's umask; --group: the group's, 0660 (region.c vnm_share_sock) */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || vnm_share_sock(c->path) < 0 ||
+	    listen(fd, 4) < 0) {
 		int e = errno;
 		snprintf(err, errlen, "listen at %s: %s", c->path, strerror(e));
 		close(fd);
