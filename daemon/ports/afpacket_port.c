@@ -20,6 +20,11 @@
  * sendmmsg (iovecs point at the source's buffers: the kernel's copy is the only
  * one), PACKET_QDISC_BYPASS, the header in front. deliver_flush has nothing left
  * to do. PACKET_IGNORE_OUTGOING keeps our own TX out of our RX ring.
+ * GSO frames go through a second, TX-only packet socket WITHOUT the qdisc bypass:
+ * the kernel's direct-xmit path drops an skb that validate_xmit_skb had to segment
+ * (a device without TSO: a TAP whose QEMU front-end is e1000), so through the bypass
+ * every GSO frame to such a device was lost. Runs of frames alternate between the
+ * two sockets in order; a frame can overtake one still queued in the qdisc.
  * (A TPACKET_V2 TX ring would save the per-frame iovec setup; sendmmsg was enough.)
  *
  * Security model: the kernel is trusted to keep the ring consistent, but every
@@ -67,6 +72,7 @@
 struct afp_port {
 	struct vnm_dport dp; /* first */
 	int fd;
+	int gso_fd;                        /* TX only, through the qdisc: GSO frames */
 	int ifindex;
 	unsigned err_logged;
 	char ifname[IF_NAMESIZE];
@@ -256,6 +262,14 @@ static void afp_rx_done(struct vnm_dport *p, unsigned n)
 	ap->nring = 0; /* a second rx_done of the same batch releases nothing */
 }
 
+static inline int is_gso(const struct vnm_frame *f)
+{
+	const struct virtio_net_hdr_mrg *h = f->vnet_hdr;
+
+	return (f->flags & VNM_FRAME_F_VNET) &&
+	       (h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE;
+}
+
 static int afp_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const uint16_t *idx,
 		       unsigned n)
 {
@@ -282,7 +296,12 @@ static int afp_deliver(struct vnm_dport *p, const struct vnm_frame *frames, cons
 		ap->msg[i].msg_hdr.msg_iovlen = 1 + f->nfrags;
 	}
 	while (off < n) {
-		int r = sendmmsg(ap->fd, &ap->msg[off], n - off, MSG_DONTWAIT);
+		/* the run of frames from off that goes through the same socket */
+		int gso = is_gso(&frames[idx[off]]);
+		unsigned run = off + 1;
+		while (run < n && is_gso(&frames[idx[run]]) == gso)
+			run++;
+		int r = sendmmsg(gso ? ap->gso_fd : ap->fd, &ap->msg[off], run - off, MSG_DONTWAIT);
 		if (r > 0) {
 			for (int k = 0; k < r; k++) {
 				pkts++;
@@ -383,6 +402,7 @@ struct vnm_dport *vnm_afp_port_create(const char *ifname, char *err, size_t errl
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	ap->gso_fd = -1;
 	ap->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
 	if (ap->fd < 0) {
 		snprintf(err, errlen, "AF_PACKET socket: %s", strerror(errno));
@@ -397,6 +417,13 @@ struct vnm_dport *vnm_afp_port_create(const char *ifname, char *err, size_t errl
 	/* room on the socket queue for the long frames' copies (root may exceed rmem_max) */
 	if (setsockopt(ap->fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ 8 << 20 }, sizeof(int)) < 0)
 		setsockopt(ap->fd, SOL_SOCKET, SO_RCVBUF, &(int){ 8 << 20 }, sizeof(int));
+	/*
+	 * TX: a sent skb is charged to our send buffer until the device frees it; a TAP
+	 * holds it until its reader (QEMU) takes it, so the default 208 KiB is three
+	 * 64 KiB GSO frames in flight, and the rest were dropped (ENOBUFS, drop_full).
+	 */
+	if (setsockopt(ap->fd, SOL_SOCKET, SO_SNDBUFFORCE, &(int){ 8 << 20 }, sizeof(int)) < 0)
+		setsockopt(ap->fd, SOL_SOCKET, SO_SNDBUF, &(int){ 8 << 20 }, sizeof(int));
 	if (setsockopt(ap->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &(int){ 1 }, sizeof(int)) < 0)
 		vnm_log(VNM_LOG_WARN, "af_packet %s: no PACKET_IGNORE_OUTGOING (%s): own TX is "
 			"filtered by PACKET_OUTGOING", ifname, strerror(errno));
@@ -439,6 +466,21 @@ struct vnm_dport *vnm_afp_port_create(const char *ifname, char *err, size_t errl
 		snprintf(err, errlen, "bind to %s: %s", ifname, strerror(errno));
 		goto fail;
 	}
+	/* protocol 0: this socket receives nothing */
+	ap->gso_fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ap->gso_fd < 0) {
+		snprintf(err, errlen, "AF_PACKET socket: %s", strerror(errno));
+		goto fail;
+	}
+	if (sopt(ap->gso_fd, SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR", err, errlen) < 0)
+		goto fail;
+	if (setsockopt(ap->gso_fd, SOL_SOCKET, SO_SNDBUFFORCE, &(int){ 8 << 20 }, sizeof(int)) < 0)
+		setsockopt(ap->gso_fd, SOL_SOCKET, SO_SNDBUF, &(int){ 8 << 20 }, sizeof(int));
+	sll.sll_protocol = 0;
+	if (bind(ap->gso_fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		snprintf(err, errlen, "bind to %s: %s", ifname, strerror(errno));
+		goto fail;
+	}
 	struct packet_mreq mr = { .mr_ifindex = (int)idx, .mr_type = PACKET_MR_PROMISC };
 	if (setsockopt(ap->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
 		vnm_log(VNM_LOG_WARN, "af_packet %s: promiscuous mode: %s", ifname,
@@ -452,13 +494,15 @@ struct vnm_dport *vnm_afp_port_create(const char *ifname, char *err, size_t errl
 	ap->dp.sw_idx = -1;
 	ap->dp.vnet_hdr_len = VHOST_HDR_LEN;
 	vnm_log(VNM_LOG_INFO, "netdev %s: backend af_packet (TPACKET_V2 RX ring %u x %u B, "
-		"long frames by recv, sendmmsg TX, vnet header, qdisc bypass)", ifname,
+		"long frames by recv, sendmmsg TX, vnet header, qdisc bypass but for GSO)", ifname,
 		AFP_FRAME_NR, AFP_FRAME_SIZE);
 	return &ap->dp;
 fail:
 	if (ap->ring)
 		munmap(ap->ring, ap->ring_len);
 	free(ap->copy_buf);
+	if (ap->gso_fd >= 0)
+		close(ap->gso_fd);
 	close(ap->fd);
 	free(ap);
 	return NULL;
@@ -473,6 +517,7 @@ void vnm_afp_port_destroy(struct vnm_dport *p)
 	ap = to_ap(p);
 	munmap(ap->ring, ap->ring_len);
 	free(ap->copy_buf);
+	close(ap->gso_fd);
 	close(ap->fd);
 	free(ap);
 }

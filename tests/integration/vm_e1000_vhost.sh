@@ -66,6 +66,7 @@ awk -v m="${rmbps:-0}" 'BEGIN { exit !(m > 0) }' || { vm_show a >&2; fail "iperf
 t_rx=$(stat_of "vale0:$T" rx_packets)
 b_rx=$(stat_of vale0:b rx_packets)
 log "switch: $T rx_packets $t_rx, b rx_packets $b_rx"
+log "$(vctl --stats 2>&1)"
 [ "${t_rx:-0}" -gt 20 ] && [ "${b_rx:-0}" -gt 20 ] || fail "switch counters: $T rx $t_rx, b rx $b_rx"
 log "$(grep -h '^accel' "$VM_TMP/a.run"); e1000 -> virtio-net (vhost-user): ping 0% loss, avg rtt $rtt ms; iperf3 3 s: $mbps Mbit/s, -R $rmbps Mbit/s"
 exit 0
