@@ -56,6 +56,9 @@ struct vnm_vport {
 	int host;              /* HOST_NETDEV / HOST_TAP: dp is ports/hostport.h's, no region */
 	struct vnm_mon *mons[VNM_SWITCH_MAX_MONS]; /* monitors of this port (not in nbind) */
 	unsigned nmons;
+	struct vnm_end zend;   /* /z monitor rings in r (room reserved by vport_new), once built */
+	int zend_built;
+	struct vnm_mon *zmon;  /* the /z monitor bound now (one per port) */
 };
 
 /*
@@ -71,6 +74,8 @@ struct vnm_mon {
 	struct vnm_end end;
 	struct vnm_dport *dp;
 	uint32_t dirs;             /* VNM_MON_TX | VNM_MON_RX */
+	int zcopy;                 /* /z: rings = vp->zend in vp's region, no r, no dp */
+	struct vnm_ctl_port_stats zstats; /* /z counters (written by the switch thread) */
 	char name[VNM_NAME_MAX];   /* "valeX:Y/rt" */
 	char swname[VNM_NAME_MAX]; /* switch of the monitored port at open */
 };
@@ -220,6 +225,16 @@ static void vport_detach(struct vnm_vport *vp)
 	sw_put(s);
 }
 
+/* A /z monitor's geometry (netmap's): one unused TX ring, max(ntx, nrx) RX rings. */
+static void zmon_geom(const struct vnm_geom *g, struct vnm_geom *z)
+{
+	z->ntx = 1;
+	z->tx_slots = VNM_MIN_SLOTS;
+	z->nrx = g->ntx > g->nrx ? g->ntx : g->nrx;
+	z->rx_slots = g->rx_slots;
+	z->buf_size = g->buf_size;
+}
+
 static int vport_new(const char *name, const struct vnm_geom *g, int persistent, uint32_t pi_flags,
 		     struct vnm_vport **out, struct vnm_err *err)
 {
@@ -232,7 +247,11 @@ static int vport_new(const char *name, const struct vnm_geom *g, int persistent,
 	memcpy(vp->full, vp->name, sizeof(vp->name));
 	vp->persistent = persistent;
 	vp->pi_flags = pi_flags | (persistent ? VNM_PI_PERSISTENT : 0);
-	ret = vnm_region_create(name, vnm_end_obj_bytes(g), 2 + vnm_end_num_bufs(g), g->buf_size,
+	/* room for one /z monitor's rings too (the file is sparse: unused room costs nothing) */
+	struct vnm_geom gz;
+	zmon_geom(g, &gz);
+	ret = vnm_region_create(name, vnm_end_obj_bytes(g) + vnm_end_obj_bytes(&gz) + 4096,
+				2 + vnm_end_num_bufs(g) + vnm_end_num_bufs(&gz), g->buf_size,
 				&vp->r);
 	if (ret < 0) {
 		free(vp);
@@ -598,6 +617,48 @@ static void mon_orphan_all(struct vnm_vport *vp)
 		vp->mons[k]->vp = NULL;
 	}
 	vp->nmons = 0;
+	if (vp->zmon) {
+		vnm_nmport_set_zmon(vp->dp, NULL, 0, 0, -1, NULL); /* detached: no thread uses it */
+		vp->zmon = NULL;
+	}
+}
+
+/* A /z monitor's rings bound again: empty (the slots keep their buffers: a permutation). */
+static void zend_reset(struct vnm_end *e)
+{
+	for (unsigned i = 0; i < e->g.nrx; i++) {
+		struct vnm_kring *k = &e->rx[i];
+		k->nr_hwcur = k->nr_hwtail = k->rhead = k->rcur = 0;
+		__atomic_store_n(&k->ktoa->hwcur, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&k->ktoa->hwtail, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&k->ktoa->kern_need_kick, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&k->atok->head, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&k->atok->cur, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&k->atok->appl_need_kick, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&k->ring->head, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&k->ring->cur, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&k->ring->tail, 0, __ATOMIC_RELAXED);
+		k->err_count = __atomic_load_n(&k->ktoa->err_count, __ATOMIC_RELAXED);
+	}
+}
+
+struct zmon_set_arg {
+	struct vnm_vport *vp;
+	struct vnm_mon *m;
+	uint32_t mask;
+	int notify_fd;
+	int ret;
+};
+
+static void zmon_set_locked(void *arg)
+{
+	struct zmon_set_arg *a = arg;
+
+	if (a->m)
+		a->ret = vnm_nmport_set_zmon(a->vp->dp, a->vp->zend.rx, a->vp->zend.g.nrx, a->mask,
+					     a->notify_fd, &a->m->zstats);
+	else
+		a->ret = vnm_nmport_set_zmon(a->vp->dp, NULL, 0, 0, -1, NULL);
 }
 
 static void mon_free(struct vnm_mon *m)
@@ -678,7 +739,9 @@ static int mon_open(const struct vnm_portname *pn, struct vnm_binding *b,
 					   "/z needs a port with its own region (a netmap client's "
 					   "VALE port); %s:%s is a %s port: use /r, /t or /rt",
 					   pn->sw, pn->port, vp->vhost ? "vhost-user" : "host");
-		return vnm_err_set(err, -EOPNOTSUPP, "zero-copy monitors (/z) are not served yet");
+		if (vp->zmon)
+			return vnm_err_set(err, -EBUSY, "%s:%s has a /z monitor already (one per port)",
+					   pn->sw, pn->port);
 	}
 	if (vp->nmons >= VNM_SWITCH_MAX_MONS)
 		return vnm_err_set(err, -ENOSPC, "%s:%s has %d monitors already", pn->sw, pn->port,
@@ -691,8 +754,14 @@ static int mon_open(const struct vnm_portname *pn, struct vnm_binding *b,
 		g.nrx = vp->end.g.ntx > vp->end.g.nrx ? vp->end.g.ntx : vp->end.g.nrx;
 		g.rx_slots = vp->end.g.rx_slots;
 	}
-	if (pn->rx_slots)
+	if (pn->nr_flags & NR_ZCOPY_MON) {
+		zmon_geom(&vp->end.g, &g); /* in the room vport_new reserved */
+		if (pn->rx_slots && pn->rx_slots != g.rx_slots)
+			return vnm_err_set(err, -EINVAL, "a /z monitor has the port's %u slots",
+					   g.rx_slots);
+	} else if (pn->rx_slots) {
 		g.rx_slots = pn->rx_slots;
+	}
 	if (g.rx_slots < VNM_MIN_SLOTS || g.rx_slots > VNM_MAX_SLOTS || g.nrx > VNM_MAX_RINGS)
 		return vnm_err_set(err, -EINVAL, "slot count out of %d..%d", VNM_MIN_SLOTS,
 				   VNM_MAX_SLOTS);
@@ -711,13 +780,31 @@ static int mon_open(const struct vnm_portname *pn, struct vnm_binding *b,
 	m->end.idx = -1;
 	m->dirs = (pn->nr_flags & NR_MONITOR_TX ? VNM_MON_TX : 0) |
 		  (pn->nr_flags & NR_MONITOR_RX ? VNM_MON_RX : 0);
-	snprintf(flags, sizeof(flags), "%s%s", pn->nr_flags & NR_MONITOR_RX ? "r" : "",
-		 pn->nr_flags & NR_MONITOR_TX ? "t" : "");
+	m->zcopy = !!(pn->nr_flags & NR_ZCOPY_MON);
+	snprintf(flags, sizeof(flags), "%s%s%s", pn->nr_flags & NR_MONITOR_RX ? "r" : "",
+		 pn->nr_flags & NR_MONITOR_TX ? "t" : "", m->zcopy ? "z" : "");
 	if (snprintf(m->name, sizeof(m->name), "%s/%s", vp->full, flags) >= (int)sizeof(m->name)) {
 		free(m);
 		return vnm_err_set(err, -ENAMETOOLONG, "port name too long");
 	}
 	snprintf(m->swname, sizeof(m->swname), "%s", vp->sw->name);
+	snprintf(m->zstats.name, sizeof(m->zstats.name), "%s", m->name);
+	if (m->zcopy) {
+		if (!vp->zend_built) {
+			ret = vnm_end_build(vp->r, m->name, &g, VNM_END_VALE | VNM_END_MONITOR,
+					    &vp->zend);
+			if (ret < 0) {
+				vnm_err_set(err, ret, "cannot lay out %s: %s", m->name,
+					    strerror(-ret));
+				goto fail;
+			}
+			vp->zend_built = 1;
+		} else {
+			zend_reset(&vp->zend);
+		}
+		m->end = vp->zend; /* a copy for LIST; the rings belong to vp */
+		goto fds;
+	}
 	ret = vnm_region_create(m->name, vnm_end_obj_bytes(&g), 2 + vnm_end_num_bufs(&g),
 				g.buf_size, &m->r);
 	if (ret < 0) {
@@ -734,6 +821,7 @@ static int mon_open(const struct vnm_portname *pn, struct vnm_binding *b,
 		ret = vnm_err_set(err, -ENOMEM, "cannot create monitor %s", m->name);
 		goto fail;
 	}
+fds:
 	/* never watched: kern_need_kick stays 0, so the client never kicks it */
 	b->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (b->kick_fd < 0) {
@@ -751,11 +839,21 @@ static int mon_open(const struct vnm_portname *pn, struct vnm_binding *b,
 	}
 	uint32_t mask = 0;
 	for (unsigned i = b->frx; i <= b->lrx; i++) {
-		vnm_nmport_set_notify(m->dp, 1, i, sv[1]); /* not on the switch yet */
+		if (m->dp)
+			vnm_nmport_set_notify(m->dp, 1, i, sv[1]); /* not on the switch yet */
 		mask |= 1u << i;
 	}
-	/* the last step that can fail: afterwards the switch thread copies into m->dp */
-	ret = vnm_switch_mon_add(vp->sw->sw, vp->dp, m->dp, m->dirs, mask, mon_copy_deliver);
+	/* the last step that can fail: afterwards the switch thread copies (swaps) into m */
+	if (m->zcopy) {
+		struct zmon_set_arg za = { vp, m, mask, sv[1], 0 };
+		vnm_switch_locked(vp->sw->sw, zmon_set_locked, &za);
+		ret = za.ret;
+		if (ret == 0)
+			vp->zmon = m;
+	} else {
+		ret = vnm_switch_mon_add(vp->sw->sw, vp->dp, m->dp, m->dirs, mask,
+					 mon_copy_deliver);
+	}
 	if (ret < 0) {
 		vnm_err_set(err, ret, "cannot monitor %s: %s", vp->full, strerror(-ret));
 		goto fail;
@@ -771,7 +869,7 @@ static int mon_open(const struct vnm_portname *pn, struct vnm_binding *b,
 	b->nr_flags = pn->nr_flags;
 
 	memset(rep, 0, sizeof(*rep));
-	rep->region_size = m->r->size;
+	rep->region_size = m->zcopy ? vp->r->size : m->r->size;
 	rep->kind = VNM_KIND_MONITOR;
 	rep->end = (uint32_t)m->end.idx;
 	rep->peer_end = UINT32_MAX;
@@ -782,7 +880,7 @@ static int mon_open(const struct vnm_portname *pn, struct vnm_binding *b,
 	rep->nr_flags = pn->nr_flags;
 	rep->nfds = 3;
 	snprintf(rep->name, sizeof(rep->name), "%s", m->name);
-	fds[0] = m->r->fd;
+	fds[0] = m->zcopy ? vp->r->fd : m->r->fd;
 	fds[1] = b->app_fd;
 	fds[2] = b->kick_fd;
 	vnm_log(VNM_LOG_INFO, "%s: monitor bound (rx rings %d..%d)", m->name, b->frx, b->lrx);
@@ -805,10 +903,20 @@ static void mon_unbind(struct vnm_binding *b)
 	struct vnm_mon *m = b->mon, **pp;
 	struct vnm_vport *vp = m->vp;
 
-	if (vp) {
+	if (vp && m->zcopy) {
+		struct zmon_set_arg za = { vp, NULL, 0, -1, 0 };
+		/* returns after the round that may still swap into its rings or notify it */
+		if (vp->sw)
+			vnm_switch_locked(vp->sw->sw, zmon_set_locked, &za);
+		else
+			zmon_set_locked(&za);
+		vp->zmon = NULL;
+	} else if (vp) {
 		/* returns after the round that may still copy into m or notify its client */
 		if (vp->sw)
 			vnm_switch_mon_del(vp->sw->sw, vp->dp, m->dp);
+	}
+	if (vp) {
 		for (unsigned k = 0; k < vp->nmons; k++)
 			if (vp->mons[k] == m) {
 				vp->mons[k] = vp->mons[--vp->nmons];
@@ -857,9 +965,15 @@ static void mon_info(const struct vnm_mon *m, struct vnm_ctl_port_info *pi)
 	pi->num_rx_rings = m->end.g.nrx;
 	pi->num_tx_slots = m->end.g.tx_slots;
 	pi->num_rx_slots = m->end.g.rx_slots;
-	pi->buf_size = m->r->buf_size;
-	pi->num_bufs = m->r->num_bufs;
-	pi->region_size = m->r->size;
+	if (m->r) {
+		pi->buf_size = m->r->buf_size;
+		pi->num_bufs = m->r->num_bufs;
+		pi->region_size = m->r->size;
+	} else if (m->vp) { /* /z: the monitored port's region */
+		pi->buf_size = m->vp->r->buf_size;
+		pi->num_bufs = m->vp->r->num_bufs;
+		pi->region_size = m->vp->r->size;
+	}
 	pi->clients = 1;
 }
 
@@ -1252,7 +1366,7 @@ int vnm_reg_stats(const char *filter, struct vnm_ctl_port_stats *out, unsigned m
 		if (n == max)
 			continue;
 		/* drop_full: frames the monitor had no room for (it never slows the port) */
-		memcpy(&out[n], &m->dp->stats, sizeof(out[n]));
+		memcpy(&out[n], m->dp ? &m->dp->stats : &m->zstats, sizeof(out[n]));
 		snprintf(out[n].name, sizeof(out[n].name), "%s", m->name);
 		n++;
 	}

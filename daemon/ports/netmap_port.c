@@ -33,12 +33,27 @@
 
 #include "ports/netmap_port.h"
 #include "vhost/vnet.h"
+#include "vnetmap/portname.h"
 
 struct nmport_seg {
 	uint32_t ring;     /* tx ring index */
 	uint32_t first;    /* first frame of the batch from this ring */
 	uint32_t count;    /* frames returned from this ring */
 	uint32_t scan_end; /* slot after the last slot consumed by the scan */
+};
+
+/*
+ * A zero-copy monitor (/z, netmap_port.h): its RX rings are an end of this port's own
+ * region. Set and cleared by the control plane while the switch thread is held
+ * (vnm_switch_locked) or the port is detached; used on the switch thread only.
+ */
+struct nmzmon {
+	struct vnm_kring rx[VNM_MAX_RINGS];
+	unsigned nrx;
+	uint32_t mask;                   /* rings its client bound */
+	int notify_fd;                   /* daemon end of its notify socket */
+	uint8_t touched[VNM_MAX_RINGS];
+	struct vnm_ctl_port_stats *stats; /* the monitor's counters */
 };
 
 struct nmport {
@@ -50,6 +65,7 @@ struct nmport {
 	uint8_t *rx_bad0;           /* ring reset for a bad buf_idx, not delivered since */
 	unsigned next_tx;           /* round robin start */
 	int rx_want_kick;           /* space() was asked (lossless source): arm rx at sleep */
+	struct nmzmon *zmon;        /* a /z monitor, or NULL */
 	/* the last batch */
 	const struct vnm_frame *frames;
 	unsigned nseg;
@@ -84,6 +100,119 @@ static void ring_violation(struct nmport *np, struct vnm_kring *k, int reason)
 }
 
 static void nm_rx_done(struct vnm_dport *p, unsigned n);
+static inline void rx_refresh(struct nmport *np, unsigned ri);
+
+/* ---- /z: swap consumed slots into the zero-copy monitor's rx ring i ------------------ */
+
+static inline uint32_t zm_free(const struct vnm_kring *k)
+{
+	return k->num_slots - 1 - vnm_ring_dist(k->nr_hwcur, k->nr_hwtail, k->num_slots);
+}
+
+/* The monitor client released slots (or wrote garbage: its ring is reset, counted). */
+static void zm_refresh(struct nmzmon *z, unsigned ri)
+{
+	struct vnm_kring *k = &z->rx[ri];
+	int err = vnm_kring_read_app(k);
+
+	if (unlikely(err < 0)) {
+		vnm_kring_reset(k, -err);
+		z->stats->ring_resets++;
+		z->touched[ri] = 1;
+		return;
+	}
+	k->nr_hwcur = k->rhead;
+}
+
+/*
+ * Slots [from, to) of ring (this port's, tx or rx) were consumed: swap each frame's
+ * slots with free slots of monitor ring ri, or count it in drop_full when the monitor
+ * has no room (the frame is then simply not monitored). Buffer indices are read once
+ * and range-checked; the monitor client and this port's client share the region (one
+ * trust domain, as in netmap), so a bad index only skips that frame (drop_bad_slot).
+ */
+static void zm_take(struct nmport *np, unsigned ri, struct vnm_kring *src, uint32_t from,
+		    uint32_t to)
+{
+	struct nmzmon *z = np->zmon;
+	uint32_t n = src->num_slots;
+
+	if (ri >= z->nrx || !(z->mask & (1u << ri)) || from == to)
+		return;
+	struct vnm_kring *k = &z->rx[ri];
+	struct netmap_slot *ss = src->ring->slot, *ms = k->ring->slot;
+
+	/* slots the monitor released (a garbage head resets its ring here) */
+	if (__atomic_load_n(&k->atok->head, __ATOMIC_RELAXED) != k->nr_hwcur)
+		zm_refresh(z, ri);
+	uint32_t i = from, left = vnm_ring_dist(from, to, n);
+
+	while (left) {
+		/* one frame: its chain of slots, bounded by the range */
+		uint32_t need = 1;
+		for (uint32_t j = i; need < left && (ld16(&ss[j].flags) & NS_MOREFRAG);
+		     j = ring_next(j, n))
+			need++;
+		if (zm_free(k) < need)
+			zm_refresh(z, ri);
+		if (zm_free(k) < need) {
+			z->stats->drop_full++;
+			goto next;
+		}
+		uint32_t t = k->nr_hwtail, j = i;
+		for (uint32_t c = 0; c < need; c++, j = ring_next(j, n), t = ring_next(t, k->num_slots)) {
+			uint32_t sb = ld32(&ss[j].buf_idx), mb = ld32(&ms[t].buf_idx);
+			if (sb < 2 || sb >= src->num_bufs || mb < 2 || mb >= k->num_bufs) {
+				z->stats->drop_bad_slot++;
+				goto next; /* tail not advanced: the swaps made so far are harmless */
+			}
+		}
+		t = k->nr_hwtail, j = i;
+		uint64_t bytes = 0;
+		for (uint32_t c = 0; c < need; c++, j = ring_next(j, n), t = ring_next(t, k->num_slots)) {
+			uint32_t sb = ld32(&ss[j].buf_idx), mb = ld32(&ms[t].buf_idx);
+			uint32_t len = ld16(&ss[j].len);
+			if (sb < 2 || sb >= src->num_bufs || mb < 2 || mb >= k->num_bufs)
+				sb = mb; /* changed under us: keep the monitor's own buffer */
+			if (len > k->buf_size)
+				len = k->buf_size;
+			__atomic_store_n(&ms[t].buf_idx, sb, __ATOMIC_RELAXED);
+			__atomic_store_n(&ms[t].len, (uint16_t)len, __ATOMIC_RELAXED);
+			__atomic_store_n(&ms[t].flags,
+					 (uint16_t)(NS_BUF_CHANGED | (c + 1 < need ? NS_MOREFRAG : 0)),
+					 __ATOMIC_RELAXED);
+			__atomic_store_n(&ss[j].buf_idx, mb, __ATOMIC_RELAXED);
+			__atomic_store_n(&ss[j].flags, (uint16_t)NS_BUF_CHANGED, __ATOMIC_RELAXED);
+			bytes += len;
+		}
+		k->nr_hwtail = t;
+		z->touched[ri] = 1;
+		z->stats->tx_packets++;
+		z->stats->tx_bytes += bytes;
+next:
+		for (uint32_t c = 0; c < need; c++)
+			i = ring_next(i, n);
+		left -= need;
+	}
+}
+
+static void zm_flush(struct nmport *np)
+{
+	struct nmzmon *z = np->zmon;
+
+	for (unsigned ri = 0; ri < z->nrx; ri++) {
+		if (!z->touched[ri])
+			continue;
+		z->touched[ri] = 0;
+		/* RELEASE inside: swapped slots before the new hwtail */
+		vnm_kring_publish(&z->rx[ri]);
+		if (vnm_kring_notify_needed(&z->rx[ri]) && z->notify_fd >= 0) {
+			char one = 1;
+			ssize_t r = send(z->notify_fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+			(void)r;
+		}
+	}
+}
 
 /* ---- from the client's TX rings into the switch ------------------------------------ */
 
@@ -94,6 +223,14 @@ static int nm_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned m
 
 	np->nseg = 0;
 	np->frames = frames;
+	if (unlikely(np->zmon != NULL)) {
+		/* /z: RX slots the client released since, even with nothing to deliver */
+		for (unsigned ri = 0; ri < np->nrx; ri++)
+			if (__atomic_load_n(&np->rx[ri].atok->head, __ATOMIC_ACQUIRE) !=
+			    np->rx[ri].nr_hwcur)
+				rx_refresh(np, ri);
+		zm_flush(np);
+	}
 	if (np->ntx == 0)
 		return 0;
 	if (max > VNM_BATCH_MAX)
@@ -223,6 +360,8 @@ static void nm_rx_done(struct vnm_dport *p, unsigned n)
 		pkts += done;
 		if (newcur == k->nr_hwcur)
 			continue;
+		if (unlikely(np->zmon != NULL)) /* swap after consumption: TX ring i -> ring i */
+			zm_take(np, sg->ring, k, k->nr_hwcur, newcur);
 		k->nr_hwcur = newcur;
 		/* TX slots go back to the client as soon as they are consumed */
 		k->nr_hwtail = newcur == 0 ? k->num_slots - 1 : newcur - 1;
@@ -234,6 +373,8 @@ static void nm_rx_done(struct vnm_dport *p, unsigned n)
 	np->nseg = 0;
 	p->stats.rx_packets += pkts;
 	p->stats.rx_bytes += bytes;
+	if (unlikely(np->zmon != NULL))
+		zm_flush(np);
 }
 
 /* ---- from the switch into the client's RX rings ------------------------------------ */
@@ -317,6 +458,8 @@ static inline void rx_refresh(struct nmport *np, unsigned ri)
 		np->rx_touched[ri] = 1;
 		return;
 	}
+	if (unlikely(np->zmon != NULL)) /* slots the client released: RX ring i -> ring i */
+		zm_take(np, ri, k, k->nr_hwcur, k->rhead);
 	k->nr_hwcur = k->rhead;
 }
 
@@ -538,7 +681,8 @@ static int nm_sleep_prepare(struct vnm_dport *p)
 		if (__atomic_load_n(&k->atok->head, __ATOMIC_ACQUIRE) != k->rhead)
 			work = 1;
 	}
-	if (np->rx_want_kick) {
+	if (np->rx_want_kick || np->zmon) {
+		/* /z: released RX slots are monitored, so their release must wake us */
 		/* the client left while a lossless sender waited for it: space() changed */
 		if (np->nrx && __atomic_load_n(&np->rx_notify[0], __ATOMIC_ACQUIRE) < 0)
 			work = 1;
@@ -622,6 +766,31 @@ void vnm_nmport_set_notify(struct vnm_dport *p, int dir, unsigned ri, int notify
 		__atomic_store_n(&np->rx_notify[ri], notify_fd, __ATOMIC_RELEASE);
 }
 
+int vnm_nmport_set_zmon(struct vnm_dport *p, const struct vnm_kring *rx, unsigned nrx,
+			uint32_t mask, int notify_fd, struct vnm_ctl_port_stats *stats)
+{
+	struct nmport *np = to_nm(p);
+	struct nmzmon *z;
+
+	if (!rx) {
+		free(np->zmon);
+		np->zmon = NULL;
+		return 0;
+	}
+	if (nrx > VNM_MAX_RINGS || np->zmon)
+		return -EBUSY;
+	z = calloc(1, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	memcpy(z->rx, rx, nrx * sizeof(*rx));
+	z->nrx = nrx;
+	z->mask = mask;
+	z->notify_fd = notify_fd;
+	z->stats = stats;
+	np->zmon = z;
+	return 0;
+}
+
 struct vnm_kring *vnm_nmport_kring(struct vnm_dport *p, int dir, unsigned ri)
 {
 	struct nmport *np = to_nm(p);
@@ -645,5 +814,6 @@ void vnm_nmport_destroy(struct vnm_dport *p)
 	free(np->seg);
 	free(np->rx_touched);
 	free(np->rx_bad0);
+	free(np->zmon);
 	free(np);
 }

@@ -30,6 +30,15 @@ void vnm_nmport_destroy(struct vnm_dport *p);
  * deliver (port.h) into rx ring ri instead of ring 0: a monitor's copies
  * (vnm_switch_mon_deliver_fn). Switch thread. Returns frames taken; ri out of range: 0.
  */
+/*
+ * A zero-copy monitor (/z): rx[0..nrx) are its RX rings, laid out in this port's own
+ * region. TX slots the switch consumed and RX slots the client released swap their
+ * buffer with a free slot of monitor ring i (i = the port's ring index), or, the
+ * monitor being full, are not monitored (stats->drop_full). rx NULL: remove it. Call
+ * with the port detached or inside vnm_switch_locked. -EBUSY if one is set already.
+ */
+int vnm_nmport_set_zmon(struct vnm_dport *p, const struct vnm_kring *rx, unsigned nrx,
+			uint32_t mask, int notify_fd, struct vnm_ctl_port_stats *stats);
 int vnm_nmport_deliver_ring(struct vnm_dport *p, unsigned ri, const struct vnm_frame *frames,
 			    const uint16_t *idx, unsigned n);
 

@@ -612,6 +612,14 @@ void vnm_switch_mon_del(struct vnm_switch *sw, struct vnm_dport *p, struct vnm_d
 	ctl_unlock(sw);
 }
 
+void vnm_switch_locked(struct vnm_switch *sw, void (*fn)(void *), void *arg)
+{
+	ctl_lock(sw);
+	fn(arg);
+	ctl_unlock(sw);
+	vnm_switch_kick(sw);
+}
+
 int vnm_switch_watch_fd(struct vnm_switch *sw, int fd)
 {
 	return vnm_switch_watch_fd2(sw, fd, 0);

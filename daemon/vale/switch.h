@@ -88,5 +88,7 @@ typedef int (*vnm_switch_mon_deliver_fn)(struct vnm_dport *mon, unsigned ring,
 int vnm_switch_mon_add(struct vnm_switch *sw, struct vnm_dport *p, struct vnm_dport *mon,
 		       uint32_t dirs, uint32_t ring_mask, vnm_switch_mon_deliver_fn deliver);
 void vnm_switch_mon_del(struct vnm_switch *sw, struct vnm_dport *p, struct vnm_dport *mon);
+/* Run fn(arg) between two rounds, with the switch thread held (additive). Main thread. */
+void vnm_switch_locked(struct vnm_switch *sw, void (*fn)(void *), void *arg);
 
 #endif /* VNM_DAEMON_SWITCH_H */

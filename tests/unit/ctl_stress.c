@@ -17,8 +17,9 @@
  *             its rings' num_slots / buf_ofs / nr_buf_size and its netmap_if ring offsets,
  *             then sends: the daemon uses its private copies (the frame arrives intact
  *             at another port, no ring reset), and stays up;
- *   monitors: (item 23 as things stand) OPEN of a monitor port (/r /t /z) is refused
- *             with -EOPNOTSUPP (-EINVAL for a pipe), not half-served.
+ *   monitors: (class 23) OPEN of a monitor (/r /t /z) of a port that does not exist is
+ *             refused with -ENXIO, of a pipe with -EOPNOTSUPP, not half-served
+ *             (served monitors: tests/unit/monitor.c).
  * Runs the daemon of the build dir ($VNM_BIN/vnetmapd or ../bin/vnetmapd); 77 if absent.
  *
  * Security model: this program is the hostile peer.
@@ -364,19 +365,20 @@ static void test_churn(int rounds)
 	       maps0, maps1, rss0, rss1);
 }
 
-/* Class 23 today: monitor ports are not served; asking for one is a clear error. */
+/* Class 23: a monitor of a missing port or of a pipe is a clear error. */
 static void test_refused(void)
 {
 	static const char *const mon[] = { "vale0:m/r", "vale0:m/t", "vale0:m/z", "netmap:mp{1/r" };
+	static const int32_t want[] = { -ENXIO, -ENXIO, -ENXIO, -EOPNOTSUPP };
 
 	for (unsigned i = 0; i < sizeof(mon) / sizeof(mon[0]); i++) {
 		int c = ctl_connect();
 		int32_t st = call(c, VNM_CTL_OPEN, mon[i]);
-		if (st != -EOPNOTSUPP && st != -EINVAL)
-			fail("monitor %s: status %d, want -EOPNOTSUPP", mon[i], st);
+		if (st != want[i])
+			fail("monitor %s: status %d, want %d", mon[i], st, want[i]);
 		close(c);
 	}
-	printf("monitors: OPEN of a monitor port refused (-EOPNOTSUPP): not served yet\n");
+	printf("monitors: of a missing port refused (-ENXIO), of a pipe (-EOPNOTSUPP)\n");
 }
 
 static void test_geometry(void)

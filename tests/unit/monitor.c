@@ -459,6 +459,100 @@ static void *sender_thread(void *arg)
 	return NULL;
 }
 
+/* /z: TX slots consumed and RX slots released swap into the monitor, zero copy. */
+static void test_zcopy(void)
+{
+	struct vnm_port *a = open_port("vale6:a"), *b = open_port("vale6:b");
+	struct vnm_port *za = open_port("vale6:a/z"), *zb = open_port("vale6:b/z"), *d;
+	struct seen sa = { 0 }, sb = { 0 }, sza = { 0 }, szb = { 0 };
+	const unsigned N = 3000, B = 100, K = 200;
+
+	if (!a || !b || !za || !zb)
+		goto out;
+	CHECK(za->kind == VNM_KIND_MONITOR && strcmp(za->name, "vale6:a/z") == 0, "/z name %s",
+	      za->name);
+	CHECK(open_rc("vale6:a/z", &d) == -EBUSY, "a second /z of a port is refused");
+	for (unsigned s = 0; s < N; s += B) {
+		if (send_frames(a, -1, 0x6, s, B) < 0)
+			break;
+		recv_frames(b, &sb, B, 2000);
+		recv_frames(za, &sza, B, 2000);
+		recv_frames(zb, &szb, B, 2000); /* b's released RX slots */
+	}
+	for (unsigned s = 0; s < K; s += B) {
+		if (send_frames(b, -1, 0x7, s, B) < 0)
+			break;
+		recv_frames(a, &sa, B, 2000);
+		recv_frames(za, &sza, B, 2000);
+		recv_frames(zb, &szb, B, 2000);
+	}
+	recv_frames(za, &sza, 1, 100);
+	recv_frames(zb, &szb, 1, 100);
+	CHECK(sb.total == N && sb.bad_order == 0 && sa.total == K, "pair: b %llu a %llu",
+	      (unsigned long long)sb.total, (unsigned long long)sa.total);
+	CHECK(sza.count[0x6] == N && sza.count[0x7] == K && sza.bad_order == 0 &&
+		      sza.bad_len == 0 && sza.total == N + K,
+	      "a/z: a's %llu b's %llu (order %llu)", (unsigned long long)sza.count[0x6],
+	      (unsigned long long)sza.count[0x7], (unsigned long long)sza.bad_order);
+	CHECK(szb.count[0x6] == N && szb.count[0x7] == K && szb.bad_order == 0 &&
+		      szb.total == N + K,
+	      "b/z: a's %llu b's %llu (order %llu)", (unsigned long long)szb.count[0x6],
+	      (unsigned long long)szb.count[0x7], (unsigned long long)szb.bad_order);
+	struct vnm_ctl_port_stats ps;
+	CHECK(get_stats("vale6:a/z", &ps) == 0 && ps.tx_packets == N + K && ps.drop_full == 0,
+	      "a/z stats tx %llu drop_full %llu", (unsigned long long)ps.tx_packets,
+	      (unsigned long long)ps.drop_full);
+	printf("zero-copy monitors: a/z %llu, b/z %llu\n", (unsigned long long)sza.total,
+	       (unsigned long long)szb.total);
+	/* closed and opened again: the same rings, empty, still exact */
+	vnm_port_close(za);
+	za = open_port("vale6:a/z");
+	struct seen s2 = { 0 }, sb2 = { 0 };
+	s2.next[0x6] = sb2.next[0x6] = N;
+	if (za) {
+		send_frames(a, -1, 0x6, N, B);
+		recv_frames(b, &sb2, B, 2000);
+		recv_frames(za, &s2, B, 2000);
+		CHECK(s2.count[0x6] == B && s2.bad_order == 0, "reopened a/z got %llu of %u",
+		      (unsigned long long)s2.count[0x6], B);
+	}
+	/* /z of a port whose frames never arrive: nothing */
+out:
+	vnm_port_close(zb);
+	vnm_port_close(za);
+	vnm_port_close(b);
+	vnm_port_close(a);
+}
+
+/* A /z monitor that never reads, on a lossless pair. */
+static void test_zstalled(void)
+{
+	struct vnm_port *c = open_port("vale7:c@conf:lossless=1,slots=128"),
+			*d = open_port("vale7:d");
+	struct vnm_port *mon = open_port("vale7:c/z");
+	struct seen sd = { 0 };
+	const unsigned N = 20000;
+	pthread_t th;
+
+	if (!c || !d || !mon)
+		goto out;
+	struct sender_arg sa = { c, N, 0 };
+	pthread_create(&th, NULL, sender_thread, &sa);
+	recv_frames(d, &sd, N, 5000);
+	pthread_join(th, NULL);
+	CHECK(sd.total == N && sd.bad_order == 0, "lossless pair with a stalled /z: %llu of %u",
+	      (unsigned long long)sd.total, N);
+	struct vnm_ctl_port_stats ps;
+	CHECK(get_stats("vale7:c/z", &ps) == 0 && ps.tx_packets == 127 &&
+		      ps.drop_full == N - 127,
+	      "stalled /z: %llu swapped, %llu drop_full (want 127, %u)",
+	      (unsigned long long)ps.tx_packets, (unsigned long long)ps.drop_full, N - 127);
+out:
+	vnm_port_close(mon);
+	vnm_port_close(d);
+	vnm_port_close(c);
+}
+
 /* A monitor that never reads, on a lossless pair: the pair loses nothing. */
 static void test_stalled(void)
 {
@@ -515,6 +609,7 @@ static void test_bad_specs(void)
 		{ "vale0:a/rx", -EINVAL },
 		{ "vale0:a/tR", -EINVAL },
 		{ "vale0:a/zr", -EINVAL },
+		{ "vale0:a/z@conf:slots=64", -EINVAL },
 		{ "vale0:a/r@conf:rings=2", -EINVAL },
 		{ "vale0:a/r@conf:lossless=1", -EINVAL },
 		{ "vale0:a-3/r", -EINVAL },
@@ -544,11 +639,16 @@ static void test_bad_specs(void)
 static void test_garbage(void)
 {
 	struct vnm_port *a = open_port("vale3:a"), *b = open_port("vale3:b");
-	struct vnm_port *mon = open_port("vale3:b/r");
+	struct vnm_port *mon = open_port("vale3:b/r"), *zm = open_port("vale3:a/z");
 	struct seen sb = { 0 }, sm = { 0 };
 
-	if (!a || !b || !mon)
+	if (!a || !b || !mon || !zm)
 		goto out;
+	/* the /z monitor's ring is in a's region: garbage there resets only that ring */
+	struct netmap_ring *zr = NETMAP_RXRING(zm->nifp, 0);
+	zr->head = 3000;
+	zr->cur = 1;
+	vnm_rxsync(zm);
 	send_frames(a, -1, 0x3, 0, 50);
 	recv_frames(b, &sb, 50, 2000);
 	recv_frames(mon, &sm, 50, 2000);
@@ -575,6 +675,12 @@ static void test_garbage(void)
 	struct vnm_ctl_port_stats pm, pbs;
 	CHECK(get_stats("vale3:b/r", &pm) == 0 && pm.ring_resets >= 3,
 	      "monitor ring_resets %llu", (unsigned long long)pm.ring_resets);
+	struct vnm_ctl_port_stats pz, pas;
+	CHECK(get_stats("vale3:a/z", &pz) == 0 && pz.ring_resets >= 1,
+	      "/z monitor ring_resets %llu", (unsigned long long)pz.ring_resets);
+	CHECK(get_stats("vale3:a", &pas) == 0 && pas.ring_resets == 0 && pas.rx_packets == 180,
+	      "a ring_resets %llu rx %llu", (unsigned long long)pas.ring_resets,
+	      (unsigned long long)pas.rx_packets);
 	CHECK(get_stats("vale3:b", &pbs) == 0 && pbs.ring_resets == 0 && pbs.drop_full == 0,
 	      "b ring_resets %llu drop_full %llu", (unsigned long long)pbs.ring_resets,
 	      (unsigned long long)pbs.drop_full);
@@ -586,6 +692,7 @@ static void test_garbage(void)
 	      (unsigned long long)s2.count[0x3], s2.next[0x3] - 1);
 	(void)eio;
 out:
+	vnm_port_close(zm);
 	vnm_port_close(mon);
 	vnm_port_close(b);
 	vnm_port_close(a);
@@ -605,6 +712,9 @@ static void test_port_gone(void)
 	CHECK(sm.total == 20, "monitor got %llu of 20", (unsigned long long)sm.total);
 	vnm_port_close(b);
 	b = NULL;
+	struct vnm_ctl_port_info gone;
+	for (int i = 0; i < 100 && get_info("vale4:b", &gone) == 0; i++)
+		msleep(20); /* the daemon unbinds when it sees the connection close */
 	send_frames(a, -1, 0x4, 20, 20);
 	CHECK(recv_frames(mon, &sm, 1, 200) == 0, "a monitor of a gone port reads nothing");
 	CHECK(vnm_rxsync(mon) == 0, "rxsync on a stopped monitor");
@@ -631,8 +741,9 @@ static void test_leaks(void)
 	if (!a || !b)
 		goto out;
 	for (int i = 0; i < 1000; i++) {
-		static const char *sp[] = { "vale5:a/r", "vale5:a/t", "vale5:b/rt", "vale5:b/t" };
-		if (open_rc(sp[i % 4], &m) != 0) {
+		static const char *sp[] = { "vale5:a/r", "vale5:a/t", "vale5:b/rt", "vale5:b/t",
+					    "vale5:a/z" };
+		if (open_rc(sp[i % 5], &m) != 0) {
 			CHECK(0, "open/close cycle %d", i);
 			break;
 		}
@@ -651,7 +762,8 @@ static void test_leaks(void)
 		pid_t pid = fork();
 		if (pid == 0) {
 			struct vnm_port *mm;
-			if (open_rc(i % 2 ? "vale5:b/rt" : "vale5:a/t", &mm) != 0)
+			static const char *ks[] = { "vale5:b/rt", "vale5:a/t", "vale5:b/z" };
+			if (open_rc(ks[i % 3], &mm) != 0)
 				_exit(2);
 			struct seen s = { 0 };
 			if (i % 3 == 0) /* a monitor that never reads */
@@ -686,6 +798,8 @@ int main(void)
 	test_copy_counts();
 	test_rings();
 	test_stalled();
+	test_zcopy();
+	test_zstalled();
 	test_bad_specs();
 	test_garbage();
 	test_port_gone();
