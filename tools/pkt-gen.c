@@ -1278,8 +1278,12 @@ int main(int argc, char **argv)
 		t->me = i;
 		t->min_space = PG_NO_SPACE;
 		t->quota = g.npackets / g.nthreads + (i < g.npackets % g.nthreads);
-		if (pg_thread_spec(g.ifname, i, g.nthreads, t->spec, sizeof(t->spec)) < 0)
+		if (pg_thread_spec(g.ifname, i, g.nthreads, t->spec, sizeof(t->spec)) < 0) {
+			for (unsigned j = 0; j < i; j++)
+				pg_thread_free(&th[j]);
+			free(th);
 			return 1;
+		}
 		t->opening = 1;
 		ret = vnm_port_open(t->spec, &o, &t->d);
 		t->opening = 0;
@@ -1289,11 +1293,13 @@ int main(int argc, char **argv)
 			t->d = NULL;
 			for (unsigned j = 0; j <= i; j++)
 				pg_thread_free(&th[j]);
+			free(th);
 			return 1;
 		}
 		if (pg_thread_prepare(t) < 0) {
 			for (unsigned j = 0; j <= i; j++)
 				pg_thread_free(&th[j]);
+			free(th);
 			return 1;
 		}
 	}
