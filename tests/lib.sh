@@ -194,6 +194,13 @@ vctl() {
 	"$BIN/vale-ctl" --dir "$VNETMAP_DIR" "$@"
 }
 
+# wait_listed NAME [SECONDS]: until `vale-ctl -l` lists NAME (a receiver's port is up before
+# its sender starts: a fixed sleep is not enough under valgrind or on a loaded machine)
+vnm_listed() { vctl -l 2>/dev/null | awk -v n="$1" '$1 == n { f = 1 } END { exit !f }'; }
+wait_listed() {
+	wait_until "${2:-20}" vnm_listed "$1" || fail "$1 not listed after ${2:-20} s"
+}
+
 # stat_of PORT FIELD: one counter of `vale-ctl --stats --json` (one record per line)
 stat_of() {
 	vctl --stats --json 2>/dev/null | grep -F "\"name\": \"$1\"" |

@@ -68,6 +68,8 @@ if [ -n "$VG" ]; then
 	# third-party noise
 	VG_CMD="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite"
 	VG_CMD="$VG_CMD --errors-for-leak-kinds=definite --track-fds=yes --child-silent-after-fork=yes"
+	# fair scheduling: a thread spinning on its rings must not starve the one that stops it
+	VG_CMD="$VG_CMD --fair-sched=yes"
 	VG_CMD="$VG_CMD --suppressions=$SRC/tests/valgrind.supp --log-file=$VG_LOGS/%q{VNM_VG_TEST}.%p.log"
 	VG_CMD="$VG_CMD ${VALGRIND_OPTS:-}"
 	for b in "$BUILD"/bin/*; do

@@ -43,7 +43,7 @@ grep -q '^Receiving from netmap:t}1: ' "$TMPD/rx1.log" || fail "no Receiving fro
 # 2. VALE, lossless sender, 9000-byte frames (5-slot chains), -E exit
 bg rx2 "$PG" -i vale0:b -f rxseq -E 0.5
 RX2=$BG_PID
-sleep 0.3
+wait_listed vale0:b
 bg tx2 "$PG" -i 'vale0:a@conf:lossless=1' -f txseq -n 20000 -l 9000
 wait_pid "$BG_PID" 30 || fail "txseq -l 9000 failed"
 wait_pid "$RX2" 10 || fail "rxseq -E 0.5 did not exit"
@@ -65,7 +65,7 @@ grep -q '^SEQ: received 50000, lost 0, out-of-order 0, duplicates 0$' "$TMPD/rx2
 # 3. two threads on two rings share -n exactly
 bg rx3 "$PG" -i 'vale1:r@conf:rings=2' -f rx -p 2 -n 99999
 RX3=$BG_PID
-sleep 0.3
+wait_listed vale1:r
 bg tx3 "$PG" -i 'vale1:s@conf:rings=2,lossless=1' -f tx -p 2 -n 100000
 wait_pid "$BG_PID" 30 || fail "tx -p 2 failed"
 wait_pid "$RX3" 10 || fail "rx -p 2 -n did not exit"
@@ -78,6 +78,8 @@ RX4=$BG_PID
 bg tx4 "$PG" -i vale0:c -f tx -T 200
 TX4=$BG_PID
 sleep 1
+# its first report line: the handlers are installed (slow to come under valgrind)
+wait_until 10 grep -Eq "$IVL" "$TMPD/tx4.log" || fail "tx4 never reported"
 kill -INT "$TX4"
 wait_pid "$TX4" 5 || fail "tx did not exit 0 on SIGINT"
 kill -TERM "$RX4"
