@@ -182,6 +182,13 @@ static int h_vhost(struct conn *c, const void *req, struct reply *r)
 	return vnm_reg_create_vhost(q->name, q->path, q->flags, &r->err);
 }
 
+static int h_socket(struct conn *c, const void *req, struct reply *r)
+{
+	const struct vnm_ctl_socket_req *q = req;
+
+	return vnm_reg_create_socket(q->name, q->path, q->peer_path, q->flags, &r->err);
+}
+
 static int h_pt(struct conn *c, const void *req, struct reply *r)
 {
 	const struct vnm_ctl_pt_req *q = req;
@@ -223,6 +230,7 @@ static const struct ctl_op ops[VNM_CTL_TYPE_MAX] = {
 	[VNM_CTL_PASSTHROUGH] = { "PASSTHROUGH", sizeof(struct vnm_ctl_pt_req), 0, h_pt },
 	[VNM_CTL_PT_REMOVE] = { "PT_REMOVE", sizeof(struct vnm_ctl_name_req), 0, h_pt_remove },
 	[VNM_CTL_PT_LIST] = { "PT_LIST", sizeof(struct vnm_ctl_name_req), 0, h_pt_list },
+	[VNM_CTL_SOCKET] = { "SOCKET", sizeof(struct vnm_ctl_socket_req), 0, h_socket },
 };
 
 /* Payload checks common to the request structs: strings terminated, flags known. */
@@ -242,6 +250,17 @@ static int check_payload(uint16_t type, const void *p, struct vnm_err *err)
 		if (!memchr(v->name, '\0', sizeof(v->name)) || !memchr(v->path, '\0', sizeof(v->path)))
 			return vnm_err_set(err, -EINVAL, "vhost name or path not NUL-terminated");
 		return 0; /* flags: checked by vnm_reg_create_vhost */
+	}
+	if (type == VNM_CTL_SOCKET) {
+		const struct vnm_ctl_socket_req *v = p;
+
+		if (!memchr(v->name, '\0', sizeof(v->name)) || !memchr(v->path, '\0', sizeof(v->path)) ||
+		    !memchr(v->peer_path, '\0', sizeof(v->peer_path)))
+			return vnm_err_set(err, -EINVAL,
+					   "socket name, path or peer path not NUL-terminated "
+					   "(paths: at most %d characters)",
+					   VNM_VHOST_PATH_MAX - 1);
+		return 0; /* flags: checked by vnm_sock_port_create */
 	}
 	if (type == VNM_CTL_PASSTHROUGH) {
 		const struct vnm_ctl_pt_req *q = p;

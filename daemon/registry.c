@@ -26,6 +26,7 @@
 #include "ports/hostport.h"
 #include "ports/netmap_port.h"
 #include "ports/pipe_vhost.h"
+#include "ports/socket_port.h"
 #include "ports/vhost_port.h"
 #include "region_alloc.h"
 #include "registry.h"
@@ -59,6 +60,7 @@ struct vnm_vport {
 	struct vnm_end zend;   /* /z monitor rings in r (room reserved by vport_new), once built */
 	int zend_built;
 	struct vnm_mon *zmon;  /* the /z monitor bound now (one per port) */
+	int sock;              /* a socket port: dp is ports/socket_port.c's, no region */
 };
 
 /*
@@ -196,6 +198,8 @@ static int vport_attach(struct vnm_vport *vp, struct sw_ent *s, struct vnm_err *
 		vnm_afp_port_attached(vp->dp, s->sw);
 	else if (vp->host == HOST_TAP)
 		vnm_tap_port_attached(vp->dp, s->sw);
+	if (vp->sock)
+		vnm_sock_port_attached(vp->dp, s->sw);
 	vnm_switch_kick(s->sw);
 	vnm_log(VNM_LOG_INFO, "%s attached (port_idx %d)", full, vp->dp->sw_idx);
 	return 0;
@@ -217,6 +221,8 @@ static void vport_detach(struct vnm_vport *vp)
 		vnm_afp_port_detached(vp->dp);
 	else if (vp->host == HOST_TAP)
 		vnm_tap_port_detached(vp->dp);
+	if (vp->sock)
+		vnm_sock_port_detached(vp->dp);
 	vnm_log(VNM_LOG_INFO, "%s:%s detached", s->name, vp->name);
 	memcpy(vp->dp->name, vp->name, sizeof(vp->name));
 	memcpy(vp->full, vp->name, sizeof(vp->name));
@@ -294,6 +300,8 @@ static void vport_free(struct vnm_vport *vp)
 		vnm_afp_port_destroy(vp->dp);
 	} else if (vp->host == HOST_TAP) {
 		vnm_tap_port_destroy(vp->dp);
+	} else if (vp->sock) {
+		vnm_sock_port_destroy(vp->dp);
 	} else {
 		vnm_nmport_destroy(vp->dp);
 		vnm_region_destroy(vp->r);
@@ -442,6 +450,9 @@ static int vale_open(const struct vnm_portname *pn, struct vnm_binding *b,
 				   pn->base);
 	if (vp && vp->host)
 		return vnm_err_set(err, -EBUSY, "%s is a host port (its peer is Linux)", pn->base);
+	if (vp && vp->sock)
+		return vnm_err_set(err, -EBUSY, "%s is a socket port (its peer is on a socket)",
+				   pn->base);
 	if (vp) {
 		ret = geom_check(pn, &vp->end.g, pn->base, err);
 		if (ret < 0)
@@ -734,11 +745,12 @@ static int mon_open(const struct vnm_portname *pn, struct vnm_binding *b,
 		return vnm_err_set(err, -ENXIO, "no port %s:%s to monitor (not open or not attached)",
 				   pn->sw, pn->port);
 	if (pn->nr_flags & NR_ZCOPY_MON) {
-		if (vp->vhost || vp->host)
+		if (vp->vhost || vp->host || vp->sock)
 			return vnm_err_set(err, -EOPNOTSUPP,
 					   "/z needs a port with its own region (a netmap client's "
 					   "VALE port); %s:%s is a %s port: use /r, /t or /rt",
-					   pn->sw, pn->port, vp->vhost ? "vhost-user" : "host");
+					   pn->sw, pn->port,
+					   vp->vhost ? "vhost-user" : vp->sock ? "socket" : "host");
 		if (vp->zmon)
 			return vnm_err_set(err, -EBUSY, "%s:%s has a /z monitor already (one per port)",
 					   pn->sw, pn->port);
@@ -750,7 +762,7 @@ static int mon_open(const struct vnm_portname *pn, struct vnm_binding *b,
 	geom_default(&g);
 	g.ntx = 1;
 	g.tx_slots = VNM_MIN_SLOTS;
-	if (!vp->vhost && !vp->host) {
+	if (!vp->vhost && !vp->host && !vp->sock) {
 		g.nrx = vp->end.g.ntx > vp->end.g.nrx ? vp->end.g.ntx : vp->end.g.nrx;
 		g.rx_slots = vp->end.g.rx_slots;
 	}
@@ -1109,6 +1121,41 @@ int vnm_reg_create_vhost(const char *name, const char *path, uint32_t flags, str
 	return 0;
 }
 
+/* SOCKET: a persistent port NAME carrying frames over a UNIX socket (QEMU stream/dgram). */
+int vnm_reg_create_socket(const char *name, const char *path, const char *peer_path,
+			  uint32_t flags, struct vnm_err *err)
+{
+	struct vnm_vport *vp;
+	char msg[200];
+	size_t nlen = strnlen(name, 64);
+
+	if (nlen == 0 || nlen >= 48 || !valid_ident(name))
+		return vnm_err_set(err, -EINVAL, "bad port name \"%.64s\": [A-Za-z0-9_]{1,47}", name);
+	if (vport_find_pers(name))
+		return vnm_err_set(err, -EEXIST, "port %s exists", name);
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return vnm_err_set(err, -ENOMEM, "out of memory");
+	vp->dp = vnm_sock_port_create(name, path, peer_path, flags, msg, sizeof(msg));
+	if (!vp->dp) {
+		free(vp);
+		return vnm_err_set(err, -EINVAL, "socket port %s: %s", name, msg);
+	}
+	snprintf(vp->name, sizeof(vp->name), "%s", name);
+	memcpy(vp->full, vp->name, sizeof(vp->name));
+	vp->persistent = 1;
+	vp->sock = 1;
+	vp->pi_flags = VNM_PI_PERSISTENT;
+	vp->dp->flags = 0; /* never lossless: a full socket drops */
+	vp->next = vports;
+	vports = vp;
+	vnm_log(VNM_LOG_INFO, "socket port %s created (%s %s%s%s)", name,
+		(flags & VNM_SOCK_DGRAM) ? "dgram" : "stream",
+		(flags & VNM_SOCK_SERVER) ? "listening at " : "", path,
+		(flags & VNM_SOCK_DGRAM) ? ", peer elsewhere" : "");
+	return 0;
+}
+
 int vnm_reg_remove(const char *name, struct vnm_err *err)
 {
 	struct vnm_vport *vp = vport_find_pers(name);
@@ -1267,6 +1314,12 @@ static void vport_info(const struct vnm_vport *vp, struct vnm_ctl_port_info *pi)
 		pi->kind = VNM_KIND_VHOST;
 		vnm_vhost_port_path(vp->dp, &server, &connected);
 		pi->clients = (uint32_t)connected;
+		pi->num_tx_rings = pi->num_rx_rings = 1;
+		return;
+	}
+	if (vp->sock) {
+		pi->kind = VNM_KIND_SOCKET;
+		pi->clients = (uint32_t)vnm_sock_port_connected(vp->dp);
 		pi->num_tx_rings = pi->num_rx_rings = 1;
 		return;
 	}

@@ -58,6 +58,9 @@ int vnm_reg_create(const char *spec, struct vnm_err *err);
 int vnm_reg_remove(const char *name, struct vnm_err *err);
 /* VHOST: persistent vhost-user port NAME at path (flags VNM_VHOST_SERVER), detached. */
 int vnm_reg_create_vhost(const char *name, const char *path, uint32_t flags, struct vnm_err *err);
+/* SOCKET: persistent socket port NAME (flags VNM_SOCK_*; peer_path for DGRAM), detached. */
+int vnm_reg_create_socket(const char *name, const char *path, const char *peer_path,
+			  uint32_t flags, struct vnm_err *err);
 int vnm_reg_attach(const char *spec, struct vnm_err *err);
 /* ATTACH with VNM_CTL_F_*: HOST attaches TAP NAME; NAME with no persistent port but in
  * /sys/class/net attaches that interface (AF_PACKET). Both are freed at DETACH. */

@@ -16,8 +16,8 @@
  * a successful OPEN (3 of them). Anything else traps. After each input every
  * connection is closed and the registry shut down, so inputs are independent and
  * LeakSanitizer sees any leak; the process's fd count must return to its start value.
- * VHOST requests have their socket path replaced by one in the fuzzer's private
- * directory (the fuzzer must not create sockets elsewhere).
+ * VHOST and SOCKET requests have their socket paths replaced by ones in the fuzzer's
+ * private directory (the fuzzer must not create sockets elsewhere).
  */
 // FUZZ_SOURCES: lib/*.c daemon/ctl.c daemon/registry.c daemon/region.c
 // FUZZ_SOURCES: daemon/ports/*.c daemon/vale/*.c daemon/vhost/*.c
@@ -266,6 +266,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    len >= sizeof(msg.h) + sizeof(struct vnm_ctl_vhost_req)) {
 			struct vnm_ctl_vhost_req *v = (void *)(msg.b + sizeof(msg.h));
 			snprintf(v->path, sizeof(v->path), "%s/vh%u", fuzz_dir, (unsigned)(v->path[0] & 7));
+		}
+		if (len >= sizeof(struct vnm_ctl_hdr) && msg.h.type == VNM_CTL_SOCKET &&
+		    len >= sizeof(msg.h) + sizeof(struct vnm_ctl_socket_req)) {
+			/* socket ports too: paths in our directory (peer path: empty stays empty) */
+			struct vnm_ctl_socket_req *v = (void *)(msg.b + sizeof(msg.h));
+			snprintf(v->path, sizeof(v->path), "%s/so%u", fuzz_dir, (unsigned)(v->path[0] & 7));
+			if (v->peer_path[0])
+				snprintf(v->peer_path, sizeof(v->peer_path), "%s/sp%u", fuzz_dir,
+					 (unsigned)(v->peer_path[0] & 7));
 		}
 		struct fconn *f = conn_get(ci);
 		uint16_t type = len >= sizeof(struct vnm_ctl_hdr) ? msg.h.type : 0;

@@ -7,6 +7,9 @@
  *   vale-ctl -n NAME [-C spec]     create a persistent port
  *   vale-ctl -n NAME --vhost-user PATH [--server|--client]
  *                                  a persistent port served as vhost-user at PATH
+ *   vale-ctl -n NAME --stream PATH [--server]
+ *   vale-ctl -n NAME --dgram PATH --peer PEERPATH
+ *                                  a persistent socket port: QEMU -netdev stream/dgram
  *   vale-ctl -r NAME               remove a persistent port
  *   vale-ctl -a valeX:NAME         attach a port to switch valeX (NAME not a persistent
  *                                  port but a Linux interface: attached via af_packet)
@@ -32,6 +35,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +54,13 @@ static void usage(int code)
 		"\t  --vhost-user PATH [--server|--client]\n"
 		"\t\t\t... served as vhost-user at PATH (default --client:\n"
 		"\t\t\tQEMU listens, vnetmapd connects and reconnects)\n"
+		"\t  --stream PATH [--server]\n"
+		"\t\t\t... a socket port in QEMU's -netdev stream framing (default:\n"
+		"\t\t\tQEMU listens at PATH, vnetmapd connects and reconnects;\n"
+		"\t\t\t--server: vnetmapd listens, QEMU connects)\n"
+		"\t  --dgram PATH --peer PEERPATH\n"
+		"\t\t\t... a socket port in -netdev dgram framing: vnetmapd binds\n"
+		"\t\t\tPATH, sends to PEERPATH (QEMU's local.path)\n"
 		"\t-r NAME\t\tremove a persistent port\n"
 		"\t-a valeX:NAME\tattach a port to a switch (or Linux interface NAME: af_packet)\n"
 		"\t-h valeX:TAP\tattach the host stack: TAP device TAP (created if needed)\n"
@@ -152,6 +163,7 @@ static int do_list(const char *name, int info)
 			       : p->kind == VNM_KIND_NETDEV ? "netdev"
 			       : p->kind == VNM_KIND_TAP    ? "tap"
 			       : p->kind == VNM_KIND_MONITOR ? "monitor"
+			       : p->kind == VNM_KIND_SOCKET ? "socket"
 							    : "vale",
 			       p->flags & VNM_PI_PERSISTENT ? "true" : "false",
 			       p->flags & VNM_PI_LOSSLESS ? "true" : "false", p->num_tx_rings,
@@ -159,6 +171,11 @@ static int do_list(const char *name, int info)
 			       p->num_bufs, (unsigned long long)p->region_size, p->clients);
 		} else if (info && p->kind == VNM_KIND_VHOST) {
 			printf("%.*s: bridge_idx %d port_idx %d, vhost-user, front-end %s, persistent\n",
+			       NSTR(p->name), p->bridge_idx, p->port_idx,
+			       p->clients ? "connected" : "not connected");
+		} else if (info && p->kind == VNM_KIND_SOCKET) {
+			printf("%.*s: bridge_idx %d port_idx %d, socket (QEMU stream/dgram framing), "
+			       "peer %s, persistent\n",
 			       NSTR(p->name), p->bridge_idx, p->port_idx,
 			       p->clients ? "connected" : "not connected");
 		} else if (info && (p->kind == VNM_KIND_NETDEV || p->kind == VNM_KIND_TAP)) {
@@ -400,7 +417,46 @@ static void conf_suffix(const char *conf, char *out, size_t outlen)
 }
 
 enum { OPT_JSON = 256, OPT_STATS, OPT_FDB, OPT_DIR, OPT_HELP, OPT_VHOST, OPT_SERVER, OPT_CLIENT,
-       OPT_PT, OPT_PT_RM, OPT_PT_LIST, OPT_DOORBELL };
+       OPT_PT, OPT_PT_RM, OPT_PT_LIST, OPT_DOORBELL, OPT_STREAM, OPT_DGRAM, OPT_PEER };
+
+/* A socket path for the daemon, whose working directory is not ours: made absolute. */
+static int abs_path(const char *in, char *out, size_t outlen)
+{
+	char cwd[PATH_MAX];
+
+	if (in[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return (size_t)snprintf(out, outlen, "%s", in) >= outlen ? -1 : 0;
+	return (size_t)snprintf(out, outlen, "%s/%s", cwd, in) >= outlen ? -1 : 0;
+}
+
+static int do_socket(const char *name, const char *path, const char *peer, uint32_t flags)
+{
+	struct vnm_ctl_socket_req sr;
+	char msg[512] = "";
+
+	memset(&sr, 0, sizeof(sr));
+	if (strlen(name) >= sizeof(sr.name)) {
+		fprintf(stderr, "failed to create %s: %s\n", name, strerror(ENAMETOOLONG));
+		return 1;
+	}
+	strcpy(sr.name, name);
+	if (abs_path(path, sr.path, sizeof(sr.path)) < 0 ||
+	    (peer && abs_path(peer, sr.peer_path, sizeof(sr.peer_path)) < 0)) {
+		fprintf(stderr, "failed to create %s: %s\nsocket paths have at most %zu characters\n",
+			name, strerror(ENAMETOOLONG), sizeof(sr.path) - 1);
+		return 1;
+	}
+	sr.flags = flags;
+	int ret = vnm_ctl_call(dir, VNM_CTL_SOCKET, &sr, sizeof(sr), NULL, 0, msg, sizeof(msg));
+	if (ret < 0) {
+		fprintf(stderr, "failed to create %s: %s\n", name, strerror(-ret));
+		msg[sizeof(msg) - 1] = '\0';
+		if (msg[0])
+			fprintf(stderr, "%s\n", msg);
+		return 1;
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -417,10 +473,14 @@ int main(int argc, char **argv)
 		{ "passthrough-remove", required_argument, NULL, OPT_PT_RM },
 		{ "passthrough-list", optional_argument, NULL, OPT_PT_LIST },
 		{ "doorbell", no_argument, NULL, OPT_DOORBELL },
+		{ "stream", required_argument, NULL, OPT_STREAM },
+		{ "dgram", required_argument, NULL, OPT_DGRAM },
+		{ "peer", required_argument, NULL, OPT_PEER },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, cmd = 'l';
-	const char *name = "", *conf = NULL, *vhost = NULL;
+	const char *name = "", *conf = NULL, *vhost = NULL, *sock = NULL, *peer = NULL;
+	uint32_t sflags = 0;
 	uint32_t vflags = 0, ptflags = 0;
 
 	while ((ch = getopt_long(argc, argv, "d:a:h:g:l::n:r:C:p:P:m:", lopts, NULL)) != -1) {
@@ -497,13 +557,33 @@ int main(int argc, char **argv)
 		case OPT_DOORBELL:
 			ptflags |= VNM_PT_DOORBELL;
 			break;
+		case OPT_STREAM:
+		case OPT_DGRAM:
+			if (sock)
+				usage(2);
+			sock = optarg;
+			sflags = ch == OPT_STREAM ? VNM_SOCK_STREAM : VNM_SOCK_DGRAM;
+			break;
+		case OPT_PEER:
+			peer = optarg;
+			break;
 		default:
 			usage(2);
 		}
 	}
 	if (optind != argc || ((vhost || vflags) && cmd != 'n') || (vhost && conf) ||
-	    (ptflags && cmd != OPT_PT))
+	    (ptflags && cmd != OPT_PT) || ((sock || peer) && cmd != 'n') || (sock && (vhost || conf)) ||
+	    (peer && sflags != VNM_SOCK_DGRAM))
 		usage(2);
+	if (sock) {
+		if (sflags == VNM_SOCK_DGRAM && !peer) {
+			fprintf(stderr, "vale-ctl: --dgram PATH needs --peer PEERPATH\n");
+			return 2;
+		}
+		if (vflags & VNM_VHOST_SERVER)
+			sflags |= VNM_SOCK_SERVER; /* the daemon refuses it for dgram */
+		return do_socket(name, sock, peer, sflags);
+	}
 	if (vhost) {
 		struct vnm_ctl_vhost_req vr;
 		char msg[512] = "";
