@@ -25,8 +25,8 @@
  * never waits); a connection that ends inside a frame counts drop_bad_slot. Dgram: a
  * datagram over 65535 bytes (MSG_TRUNC) counts drop_oversize, under 14 drop_runt, from
  * another source drop_bad_slot. A peer that never reads only loses its own frames
- * (drop_full). Socket files are created 0600 (the daemon's umask 077); a stale socket at
- * path is replaced, anything else at path is refused.
+ * (drop_full). Socket files are created 0600 (the daemon's umask 077; --group: 0660 of
+ * the group); a stale socket at path is replaced, anything else at path is refused.
  *
  * Threading: the dport ops run on the switch thread, which alone uses `fd` (or the main
  * thread while the port is detached). Connections are made on the main thread (accept,
@@ -54,6 +54,7 @@
 
 #include "ctl.h"
 #include "ports/socket_port.h"
+#include "region_alloc.h"
 #include "vale/switch.h"
 #include "vhost/gso.h"
 #include "vhost/vnet.h"
@@ -741,7 +742,8 @@ static int bind_path(const char *path, int type, char *err, size_t errlen)
 		}
 		unlink(path); /* stale (a previous vnetmapd, a previous QEMU) */
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	/* 0700 by the daemon's umask; --group: the group's, 0660 (region.c vnm_share_sock) */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || vnm_share_sock(path) < 0 ||
 	    (type == SOCK_STREAM && listen(fd, 4) < 0)) {
 		int e = errno;
 		snprintf(err, errlen, "%s at %s: %s", type == SOCK_STREAM ? "listen" : "bind", path,
