@@ -23,6 +23,7 @@
  *                                  prints the QEMU arguments to use
  *   vale-ctl --passthrough-remove NAME   unbind it
  *   vale-ctl --passthrough-list [NAME]   exported ports (also in the plain listing)
+ *   vale-ctl capture PORT -w FILE|- [...]  pcap of a monitor of PORT (common/capture.c)
  *   --json                         machine-readable output for -l, --stats, --fdb, -g
  *   --dir DIR                      runtime directory (else $VNETMAP_DIR, else the default)
  *
@@ -41,6 +42,8 @@
 #include <string.h>
 
 #include <vnetmap.h>
+
+#include "common/capture.h"
 
 static int json;
 static const char *dir;
@@ -74,6 +77,8 @@ static void usage(int code)
 		"\t\t\tthe QEMU arguments (--doorbell: ivshmem-doorbell)\n"
 		"\t--passthrough-remove NAME\tunbind it\n"
 		"\t--passthrough-list [NAME]\texported ports\n"
+		"\tcapture PORT -w FILE|- [-c N] [-s LEN] [-G SECS] [--rx|--tx|--both] [-q]\n"
+		"\t\t\tpcap of PORT's frames (vale-ctl capture --help)\n"
 		"\t--json\t\tmachine-readable output\n"
 		"\t--dir DIR\truntime directory (default $VNETMAP_DIR)\n");
 	exit(code);
@@ -483,6 +488,8 @@ int main(int argc, char **argv)
 	uint32_t sflags = 0;
 	uint32_t vflags = 0, ptflags = 0;
 
+	if (cap_is_command(argc, argv))
+		return cap_main(argc, argv);
 	while ((ch = getopt_long(argc, argv, "d:a:h:g:l::n:r:C:p:P:m:", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
