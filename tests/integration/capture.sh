@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
 # capture: `vale-ctl capture` writes pcap that tshark reads. pkt-gen sends exactly N
-# frames vale0:a -> vale0:b; a capture of b (-c N, -w FILE and -w -) holds N frames,
-# decoded as Ethernet/IPv4/UDP with the sent addresses and ports, none malformed;
-# -c and -G stop by themselves, SIGINT writes a valid file, -s truncates, --nano sets
-# the magic. Bad inputs (issue 6 class 23): bad options (status 2), missing port and
-# no daemon, unwritable or full -w target (status 1, no file left), stdout closed
-# early (| head -c 100: status 0), kill -9 mid-stream (daemon fds back to baseline).
-# Until the daemon serves monitors (PORT/rt), the capture is a port of its own on the
-# switch (vale0:cap/R, which gets the flooded frames) and the direction checks skip.
+# frames vale0:a -> vale0:b; a capture of b's monitor (-c N, -w FILE and -w -) holds N
+# frames, decoded as Ethernet/IPv4/UDP with the sent addresses and ports, none
+# malformed; -c and -G stop by themselves, SIGINT writes a valid file, -s truncates,
+# --nano sets the magic; --tx on the sender, --both and the default on the receiver;
+# a port opened as given (vale0:cap/R) gets the flooded frames. Bad inputs (issue 6
+# class 23): bad options (status 2), missing port and no daemon (status 1, the
+# daemon's reason), unwritable or full -w target (status 1, no file left), stdout
+# closed early (| head -c 100: status 0), kill -9 mid-stream (daemon fds back to
+# baseline), the monitored port going away (capture ends, file valid), a stopped
+# capture (SIGSTOP) on a lossless pair: the pair gets all frames, the capture's frames
+# plus its counted drops are exactly what the pair carried.
 . "$(dirname "$0")/../lib.sh"
 vnm_init "$1"
 require_bin vnetmapd pkt-gen vale-ctl
@@ -89,18 +92,14 @@ start_daemon
 sleep 0.2
 FDS0=$(fd_count "$DAEMON_PID")
 
-# monitors served? (else the fallback: a port of our own that gets the flooded frames)
-MON=1
-vctl capture vale0:probe -G 0.2 -q -w "$OUT/probe.pcap" >"$TMPD/probe.log" 2>&1
-grep -q 'Operation not supported' "$TMPD/probe.log" && MON=0
-rm -f "$OUT/probe.pcap"
-if [ $MON -eq 1 ]; then
-	CAPB=(vale0:b --rx)
-else
-	log "monitors not served yet: capturing through vale0:cap/R"
-	CAPB=(vale0:cap/R)
-fi
-rx_b() { bg rxb "$PG" -i vale0:b -f rx -n "$1"; RXB=$BG_PID; }
+CAPB=(vale0:b --rx)
+listed() { vctl -l 2>/dev/null | grep -q "^$1 "; }
+# a receiver on vale0:b for N frames (the port must exist before its monitor)
+rx_b() {
+	bg rxb "$PG" -i vale0:b -f rx -n "$1"
+	RXB=$BG_PID
+	wait_until 10 listed vale0:b || fail "vale0:b not listed: $(vctl -l 2>&1)"
+}
 fds_back() { [ "$(fd_count "$DAEMON_PID")" -eq "$FDS0" ]; }
 
 # ---- 1. -c N to a file: stops by itself with N frames
@@ -133,16 +132,19 @@ wait_pid "$RXB" 10 || fail "receiver on vale0:b (2)"
 log "2. -w - | tshark -r -: $N frames"
 
 # ---- 3. started before traffic, stopped by SIGINT: a valid file; -s 20; --nano
-rx_b $N
+bg rx3 "$PG" -i vale0:b -f rx
+RX3=$BG_PID
+wait_until 10 listed vale0:b || fail "vale0:b not listed (3)"
 bg cap3 "$VC" --dir "$VNETMAP_DIR" capture "${CAPB[@]}" -s 20 --nano -w "$OUT/c3.pcap"
 CAP=$BG_PID
 wait_until 10 started "$TMPD/cap3.log" || fail "capture (3) did not start"
 send $N
-wait_pid "$RXB" 10 || fail "receiver on vale0:b (3)"
 got3() { [ "$(stat -c %s "$OUT/c3.pcap")" -eq $((24 + N * (16 + 20))) ]; }
 wait_until 10 got3 || fail "capture (3) wrote $(stat -c %s "$OUT/c3.pcap") bytes"
 kill -INT "$CAP"
 wait_pid "$CAP" 5 || fail "capture did not exit 0 on SIGINT"
+kill -INT "$RX3"
+wait_pid "$RX3" 5 || fail "receiver on vale0:b (3)"
 grep -q "^$N frames captured" "$TMPD/cap3.log" || fail "summary after SIGINT: $(cat "$TMPD/cap3.log")"
 [ "$(nframes "$OUT/c3.pcap")" -eq $N ] || fail "SIGINT file: $(nframes "$OUT/c3.pcap") frames"
 [ "$(ts -r "$OUT/c3.pcap" -T fields -e frame.cap_len -e frame.len | sort -u)" = "20	60" ] ||
@@ -152,6 +154,9 @@ capinfos -M "$OUT/c3.pcap" 2>/dev/null | grep -q 'nanoseconds' || fail "--nano: 
 log "3. SIGINT, -s 20, --nano: $N frames of 20/60 bytes"
 
 # ---- 4. -G: stops by itself, no traffic: an empty but valid file
+bg rxidle "$PG" -i vale0:b -f rx
+RXIDLE=$BG_PID
+wait_until 10 listed vale0:b || fail "vale0:b not listed (4)"
 "$VC" --dir "$VNETMAP_DIR" capture "${CAPB[@]}" -G 0.5 -q -w "$OUT/c4.pcap" 2>"$TMPD/cap4.log" ||
 	fail "-G 0.5 failed: $(cat "$TMPD/cap4.log")"
 [ ! -s "$TMPD/cap4.log" ] || fail "-q printed: $(cat "$TMPD/cap4.log")"
@@ -176,16 +181,16 @@ if [ "$(id -u)" -ne 0 ]; then
 	cap_err "read-only directory" "Permission denied" -w "$OUT/ro/f.pcap"
 	no_file "$OUT/ro/f.pcap" "read-only directory"
 fi
-# a missing port: a pipe end nobody opened cannot be monitored; a bad switch name
-"$VC" --dir "$VNETMAP_DIR" capture 'vale0:x{' -w "$OUT/m.pcap" >"$TMPD/e.log" 2>&1
-[ $? -eq 1 ] || fail "bad port accepted: $(cat "$TMPD/e.log")"
-no_file "$OUT/m.pcap" "bad port"
-if [ $MON -eq 1 ]; then
-	"$VC" --dir "$VNETMAP_DIR" capture 'netmap:nosuch{1' -w "$OUT/m.pcap" >"$TMPD/e.log" 2>&1
-	[ $? -eq 1 ] && grep -q 'cannot open netmap:nosuch{1/rt' "$TMPD/e.log" ||
-		fail "monitor of a missing pipe: $(cat "$TMPD/e.log")"
-	no_file "$OUT/m.pcap" "missing port"
-fi
+kill -INT "$RXIDLE"
+wait_pid "$RXIDLE" 5 || fail "idle receiver on vale0:b"
+# a missing port, a pipe end (not monitorable): status 1, the daemon's reason, no file
+"$VC" --dir "$VNETMAP_DIR" capture vale0:nosuch -w "$OUT/m.pcap" >"$TMPD/e.log" 2>&1
+[ $? -eq 1 ] && grep -q '^vale-ctl capture: cannot open vale0:nosuch/rt: No such device or address$' "$TMPD/e.log" &&
+	grep -q 'no port vale0:nosuch to monitor' "$TMPD/e.log" || fail "missing port: $(cat "$TMPD/e.log")"
+no_file "$OUT/m.pcap" "missing port"
+"$VC" --dir "$VNETMAP_DIR" capture 'netmap:p{1' -w "$OUT/m.pcap" >"$TMPD/e.log" 2>&1
+[ $? -eq 1 ] && grep -q 'cannot open netmap:p{1/rt' "$TMPD/e.log" || fail "pipe monitor: $(cat "$TMPD/e.log")"
+no_file "$OUT/m.pcap" "pipe monitor"
 
 # ---- 6. stdout closed early: | head -c 100 -> capture exits 0 by itself
 rx_b $N
@@ -206,6 +211,7 @@ wait_until 10 fds_back || fail "daemon fds $(fd_count "$DAEMON_PID") before (7),
 for round in 1 2 3; do
 	bg rx7 "$PG" -i vale0:b -f rx
 	RX7=$BG_PID
+	wait_until 10 listed vale0:b || fail "vale0:b not listed (7)"
 	bg cap7 "$VC" --dir "$VNETMAP_DIR" capture "${CAPB[@]}" -w "$OUT/c7.pcap"
 	CAP=$BG_PID
 	wait_until 10 started "$TMPD/cap7.log" || fail "capture (7) did not start"
@@ -224,24 +230,76 @@ done
 kill -0 "$DAEMON_PID" || fail "daemon died"
 log "7. kill -9 mid-stream x3: daemon fds back to $FDS0"
 
-# ---- 8. directions (monitors only): /t of the sender, /rt of the receiver
-if [ $MON -eq 1 ]; then
-	for spec in "vale0:a --tx" "vale0:b --both" "vale0:b"; do
-		rx_b $N
-		# shellcheck disable=SC2086
-		bg cap8 "$VC" --dir "$VNETMAP_DIR" capture $spec -c $N -G 20 -w "$OUT/c8.pcap"
-		CAP=$BG_PID
-		# the sender's port must exist before its monitor: bind a first, without traffic
-		wait_until 10 started "$TMPD/cap8.log" || fail "capture $spec did not start: $(cat "$TMPD/cap8.log")"
-		send $N
-		wait_pid "$CAP" 25 || fail "capture $spec -c $N did not exit 0: $(cat "$TMPD/cap8.log")"
-		wait_pid "$RXB" 10 || fail "receiver on vale0:b (8)"
-		check_frames "$OUT/c8.pcap" $N "capture $spec"
-		rm -f "$TMPD/cap8.log"
-	done
-	log "8. --tx on the sender, --both and default on the receiver: $N frames each"
-else
-	log "8. direction checks skipped (no monitors)"
-fi
+# ---- 8. directions: /t of the sender (opened first, sending after -w 4), /rt of the receiver
+bg tx8 "$PG" -i 'vale0:a@conf:lossless=1' -f tx -n $N -l 60 -S $SMAC -D $DMAC \
+	-s $SRC:$SPORT -d $DST:$DPORT -w 4
+TX8=$BG_PID
+wait_until 10 listed vale0:a || fail "vale0:a not listed (8)"
+bg cap8t "$VC" --dir "$VNETMAP_DIR" capture vale0:a --tx -c $N -G 30 -w "$OUT/c8t.pcap"
+CAP=$BG_PID
+wait_pid "$TX8" 30 || fail "sender (8)"
+wait_pid "$CAP" 30 || fail "capture vale0:a --tx -c $N did not exit 0: $(cat "$TMPD/cap8t.log")"
+grep -q '^capturing on vale0:a/t,' "$TMPD/cap8t.log" || fail "--tx spec: $(cat "$TMPD/cap8t.log")"
+check_frames "$OUT/c8t.pcap" $N "capture vale0:a --tx"
+for dirn in --both ""; do
+	rx_b $N
+	bg cap8 "$VC" --dir "$VNETMAP_DIR" capture vale0:b $dirn -c $N -G 30 -w "$OUT/c8.pcap"
+	CAP=$BG_PID
+	wait_until 10 started "$TMPD/cap8.log" || fail "capture vale0:b $dirn did not start"
+	grep -q '^capturing on vale0:b/rt,' "$TMPD/cap8.log" || fail "spec ($dirn): $(cat "$TMPD/cap8.log")"
+	send $N
+	wait_pid "$CAP" 30 || fail "capture vale0:b $dirn -c $N did not exit 0: $(cat "$TMPD/cap8.log")"
+	wait_pid "$RXB" 10 || fail "receiver on vale0:b (8)"
+	check_frames "$OUT/c8.pcap" $N "capture vale0:b $dirn"
+	rm -f "$TMPD/cap8.log"
+done
+log "8. --tx on the sender, --both and default on the receiver: $N frames each"
+
+# ---- 9. a port opened as given (vale0:cap/R): a port of its own, gets the flooded frames
+rx_b $N
+bg cap9 "$VC" --dir "$VNETMAP_DIR" capture vale0:cap/R -c $N -G 30 -w "$OUT/c9.pcap"
+CAP=$BG_PID
+wait_until 10 started "$TMPD/cap9.log" || fail "capture vale0:cap/R did not start"
+send $N
+wait_pid "$CAP" 30 || fail "capture vale0:cap/R did not exit 0: $(cat "$TMPD/cap9.log")"
+wait_pid "$RXB" 10 || fail "receiver on vale0:b (9)"
+check_frames "$OUT/c9.pcap" $N "capture vale0:cap/R"
+
+# ---- 10. the monitored port goes away: the capture ends by itself, status 0, file valid
+rx_b $N
+bg cap10 "$VC" --dir "$VNETMAP_DIR" capture "${CAPB[@]}" -w "$OUT/c10.pcap"
+CAP=$BG_PID
+wait_until 10 started "$TMPD/cap10.log" || fail "capture (10) did not start"
+send $N
+wait_pid "$RXB" 10 || fail "receiver on vale0:b (10)"
+wait_pid "$CAP" 20 || fail "capture did not end when vale0:b went away: $(cat "$TMPD/cap10.log")"
+grep -q 'vale0:b/r: the monitored port went away' "$TMPD/cap10.log" || fail "gone: $(cat "$TMPD/cap10.log")"
+check_frames "$OUT/c10.pcap" $N "port gone"
+log "10. vale0:b went away: capture ended with $N frames"
+
+# ---- 11. a stopped capture does not slow a lossless pair: all frames delivered, the
+# monitor's drops counted, captured + dropped = what vale0:b received
+M=20000
+bg rx11 "$PG" -i vale0:b -f rxseq -n $M
+RX11=$BG_PID
+wait_until 10 listed vale0:b || fail "vale0:b not listed (11)"
+bg cap11 "$VC" --dir "$VNETMAP_DIR" capture "${CAPB[@]}" -w "$OUT/c11.pcap"
+CAP=$BG_PID
+wait_until 10 started "$TMPD/cap11.log" || fail "capture (11) did not start"
+kill -STOP "$CAP"
+"$PG" -i 'vale0:a@conf:lossless=1' -f txseq -n $M -S $SMAC -D $DMAC -s $SRC:$SPORT -d $DST:$DPORT \
+	>"$TMPD/tx11.log" 2>&1 || { kill -CONT "$CAP"; fail "txseq (11)"; }
+wait_pid "$RX11" 20 || { kill -CONT "$CAP"; fail "the pair did not deliver $M frames with the capture stopped"; }
+seq_clean "$TMPD/rx11.log" || { kill -CONT "$CAP"; fail "pair (11): $(seq_line "$TMPD/rx11.log")"; }
+kill -CONT "$CAP"
+wait_pid "$CAP" 20 || fail "capture (11) did not end when vale0:b went away: $(cat "$TMPD/cap11.log")"
+sum=$(sed -n -E 's/^([0-9]+) frames captured, ([0-9]+) dropped by the monitor$/\1 \2/p' "$TMPD/cap11.log")
+[ -n "$sum" ] || fail "summary (11): $(cat "$TMPD/cap11.log")"
+set -- $sum
+[ "$2" -gt 0 ] || fail "stopped capture: no drops counted ($sum)"
+[ $(($1 + $2)) -eq $M ] || fail "stopped capture: $1 captured + $2 dropped != $M"
+[ "$(nframes "$OUT/c11.pcap")" -eq "$1" ] || fail "file (11): $(nframes "$OUT/c11.pcap") frames, summary $1"
+log "11. capture stopped: pair got $M/$M, capture $1 + $2 dropped"
+
 wait_until 10 fds_back || fail "daemon fds $(fd_count "$DAEMON_PID") at the end, baseline $FDS0"
 exit 0

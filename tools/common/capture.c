@@ -12,10 +12,14 @@
  * reader sees frames at once) and sleep in vnm_poll(). Timestamps: CLOCK_REALTIME
  * read after each sync, shared by the frames that sync brought. The monitor drops
  * copies it has no room for (never slowing the port): their count comes from the
- * daemon's counters (VNM_CTL_STATS, drop_full of the monitor binding) at exit.
+ * daemon's counters (VNM_CTL_STATS: drop_full + drop_gso of the monitor binding).
+ * Monitor frames are plain Ethernet: the daemon copies the frame without the
+ * monitored port's virtio-net header (partial checksums completed), so nothing is
+ * stripped; a port opened as given (PORT/R) may carry its HDR_SET header: stripped.
  * Stop: -c frames, -G seconds, SIGINT/SIGTERM (a second one kills), the reader of
- * stdout gone (EPIPE, status 0), a write error (status 1, the file cut back to its
- * last whole record), the port or the daemon gone (status 1).
+ * stdout gone (EPIPE), the monitored port gone (seen through VNM_CTL_INFO when idle:
+ * the daemon keeps an orphaned monitor, silent), all with status 0; a write error
+ * (status 1, the file cut back to its last whole record), the daemon gone (status 1).
  *
  * Security model: frame bytes are the monitored peers' data, copied, never parsed,
  * at most snaplen per frame. The ring words and slots are the daemon's (trusted to
@@ -41,6 +45,7 @@
 #include "pcap.h"
 
 #define CAP_WAIT_MS 200 /* longest sleep: SIGINT, -G and a closed reader are seen this fast */
+#define CAP_GONE_S 1.0  /* idle this long: ask whether the monitored port still exists */
 
 enum { CAP_RX = 1, CAP_TX = 2, CAP_BOTH = 3 };
 
@@ -54,6 +59,7 @@ struct cap {
 
 	/* state */
 	struct vnm_portname pn;
+	int monitor;       /* the spec opens a monitor (/r /t /rt) */
 	char spec[VNM_PORTSPEC_MAX];
 	struct vnm_port *d;
 	struct pcap_out po;
@@ -62,6 +68,16 @@ struct cap {
 	uint64_t captured, skipped; /* skipped: shorter than the header, or a bad buffer */
 	struct timespec ts;
 };
+
+/* the daemon's message for a failed open (libvnetmap's error callback) */
+static char cap_errmsg[256];
+
+static void cap_on_error(void *arg, int err, const char *msg)
+{
+	(void)arg;
+	(void)err;
+	snprintf(cap_errmsg, sizeof(cap_errmsg), "%s", msg);
+}
 
 /* set by the signal handler, read by the loop */
 static volatile sig_atomic_t cap_stop;
@@ -267,10 +283,19 @@ static int cap_spec(struct cap *c)
 		fprintf(stderr, "vale-ctl capture: port name too long\n");
 		return 1;
 	}
+	struct vnm_portname sp;
+	if (vnm_portname_parse(c->spec, &sp, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vale-ctl capture: bad port name '%s': %s\n", c->spec, err);
+		return 1;
+	}
+	c->monitor = !!(sp.nr_flags & (NR_MONITOR_RX | NR_MONITOR_TX | NR_ZCOPY_MON));
 	return 0;
 }
 
-/* The monitored port's virtio-net header length (HDR_GET); 0 if none or not known. */
+/*
+ * Bytes of virtio-net header in front of each frame: --vnet-hdr, else none for a
+ * monitor (its copies are plain frames), else the port's HDR_GET length.
+ */
 static unsigned cap_port_vhdr(struct cap *c)
 {
 	struct vnm_ctl_hdr_req req, rep;
@@ -278,7 +303,7 @@ static unsigned cap_port_vhdr(struct cap *c)
 
 	if (c->vhdr_opt >= 0)
 		return (unsigned)c->vhdr_opt;
-	if (!c->pn.is_vale)
+	if (c->monitor || !c->pn.is_vale)
 		return 0;
 	memset(&req, 0, sizeof(req));
 	memset(&rep, 0, sizeof(rep));
@@ -289,7 +314,7 @@ static unsigned cap_port_vhdr(struct cap *c)
 	return rep.hdr_len == 10 || rep.hdr_len == 12 ? rep.hdr_len : 0;
 }
 
-/* drop_full of the binding we opened (the monitor's drops); -errno if not known. */
+/* drop_full + drop_gso of the binding we opened (the monitor's drops); -errno if not known. */
 static int cap_drops(struct cap *c, uint64_t *drops)
 {
 	struct vnm_ctl_name_req req;
@@ -308,13 +333,32 @@ static int cap_drops(struct cap *c, uint64_t *drops)
 		ret = n;
 	for (int i = 0; i < n / (int)sizeof(*st); i++) {
 		if (!strncmp(st[i].name, c->d->name, sizeof(st[i].name))) {
-			*drops = st[i].drop_full;
+			*drops = st[i].drop_full + st[i].drop_gso;
 			ret = 0;
 			break;
 		}
 	}
 	free(st);
 	return ret;
+}
+
+/* 1 when our monitor is orphaned: its port went away (INFO: not on a switch any more). */
+static int cap_port_gone(struct cap *c)
+{
+	struct vnm_ctl_name_req req;
+	struct vnm_ctl_port_info pi;
+	char msg[256];
+	int n;
+
+	if (!c->monitor)
+		return 0; /* our own port: it lives as long as we hold it */
+	memset(&req, 0, sizeof(req));
+	memset(&pi, 0, sizeof(pi));
+	snprintf(req.name, sizeof(req.name), "%s", c->d->name);
+	n = vnm_ctl_call(c->dir, VNM_CTL_INFO, &req, sizeof(req), &pi, sizeof(pi), msg, sizeof(msg));
+	if (n == -ENXIO || n == -ENOENT)
+		return 1;
+	return n >= (int)sizeof(pi) && pi.kind == VNM_KIND_MONITOR && pi.bridge_idx < 0;
 }
 
 /* The buffer of slot s of ring, if it lies inside the mapped region; else NULL. */
@@ -440,13 +484,14 @@ static int cap_reader_gone(struct cap *c)
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
 }
 
-enum { END_DONE, END_PIPE, END_WRITE, END_PORT };
+enum { END_DONE, END_PIPE, END_WRITE, END_PORT, END_GONE };
 
 /* The capture loop; returns END_*, *err the error of END_WRITE/END_PORT. */
 static int cap_loop(struct cap *c, int *err)
 {
 	struct vnm_port *d = c->d;
 	double deadline = c->duration > 0 ? cap_mono() + c->duration : 0;
+	double idle_since = cap_mono();
 	int r;
 
 	clock_gettime(CLOCK_REALTIME, &c->ts);
@@ -466,6 +511,7 @@ static int cap_loop(struct cap *c, int *err)
 		if (deadline && cap_mono() >= deadline)
 			break;
 		if (got) {
+			idle_since = 0;
 			r = vnm_rxsync(d);
 			clock_gettime(CLOCK_REALTIME, &c->ts);
 			if (r < 0 && r != -EIO) {
@@ -482,6 +528,13 @@ static int cap_loop(struct cap *c, int *err)
 		}
 		if (cap_reader_gone(c))
 			return END_PIPE;
+		if (!idle_since) {
+			idle_since = cap_mono();
+		} else if (cap_mono() - idle_since >= CAP_GONE_S) {
+			if (cap_port_gone(c))
+				return END_GONE;
+			idle_since = cap_mono();
+		}
 		int wait = CAP_WAIT_MS;
 		if (deadline) {
 			double left = (deadline - cap_mono()) * 1000.0;
@@ -534,9 +587,11 @@ int cap_main(int argc, char **argv)
 
 	memset(&oo, 0, sizeof(oo));
 	oo.dir = c->dir;
+	oo.error = cap_on_error;
 	ret = vnm_port_open(c->spec, &oo, &c->d);
 	if (ret < 0) {
-		fprintf(stderr, "vale-ctl capture: cannot open %s: %s\n", c->spec, strerror(-ret));
+		fprintf(stderr, "vale-ctl capture: cannot open %s: %s\n%s%s", c->spec,
+			strerror(-ret), cap_errmsg, cap_errmsg[0] ? "\n" : "");
 		return 1;
 	}
 	if (c->d->first_rx_ring > c->d->last_rx_ring) {
@@ -580,7 +635,7 @@ int cap_main(int argc, char **argv)
 			c->spec, c->snaplen, c->vhdr ? ", virtio-net header stripped" : "");
 
 	end = cap_loop(c, &err);
-	if (end == END_DONE || end == END_PORT) {
+	if (end == END_DONE || end == END_PORT || end == END_GONE) {
 		ret = pcap_out_flush(&c->po);
 		if (ret < 0) {
 			end = ret == -EPIPE ? END_PIPE : END_WRITE;
@@ -596,9 +651,11 @@ int cap_main(int argc, char **argv)
 		fprintf(stderr, "vale-ctl capture: write %s: %s\n",
 			strcmp(c->out, "-") ? c->out : "stdout", strerror(-err));
 		ret = 1;
+	} else if (end == END_GONE) {
+		fprintf(stderr, "vale-ctl capture: %s: the monitored port went away\n", c->spec);
 	} else if (end == END_PORT) {
 		fprintf(stderr, "vale-ctl capture: %s: %s\n", c->spec,
-			err == -ENODEV ? "the port or the daemon went away" : strerror(-err));
+			err == -ENODEV ? "the daemon went away" : strerror(-err));
 		ret = 1;
 	}
 	if (!c->quiet) {
