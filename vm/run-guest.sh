@@ -15,7 +15,9 @@
 #   --tap IFNAME         QEMU user-space virtio/e1000 on a TAP (vhost=off, script=no);
 #                        use --netns NS when the TAP lives in a network namespace
 #   --stream PATH [--server]  -netdev stream over a UNIX socket
-#   --model virtio|e1000 front-end for --tap/--stream (default virtio; vhost-user: virtio)
+#   --dgram PATH [--dgram-local LPATH]  -netdev dgram: QEMU binds LPATH (default PATH.qemu)
+#                        and sends to PATH (vale-ctl -n X --dgram PATH --peer LPATH)
+#   --model virtio|e1000 front-end for --tap/--stream/--dgram (default virtio; vhost-user: virtio)
 #   --mac MAC            (default 52:54:00:12:34:56)   --ip A.B.C.D/NN  guest eth0 address
 #   --vectors N          virtio-net MSI-X vectors (default 0: needed under TCG with
 #                        QEMU 7.2 for vhost-user; used for every virtio NIC so rows compare)
@@ -44,7 +46,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 IMAGE=${VNM_VM_IMAGE:-$HERE/../build/vm}
 SCRIPT= LOG=guest.log NAME= NIC= NICARG= SERVER=0 MODEL=virtio MAC=52:54:00:12:34:56
 IPADDR= VECTORS=0 DEVOPTS= IVSHMEM= NETNS= MEM=512 SMP=1 ACCEL=${VNM_VM_ACCEL:-auto}
-APPEND= TIMEOUT=120 DRY=0 IVSHMEM_DB=
+APPEND= TIMEOUT=120 DRY=0 IVSHMEM_DB= DGLOCAL=
 EXTRA=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -52,7 +54,8 @@ while [ $# -gt 0 ]; do
 	--script) SCRIPT=$2; shift ;;
 	--log) LOG=$2; shift ;;
 	--name) NAME=$2; shift ;;
-	--vhost-user|--tap|--stream) [ -z "$NIC" ] || die "one NIC only"; NIC=${1#--}; NICARG=$2; shift ;;
+	--dgram-local) DGLOCAL=$2; shift ;;
+	--vhost-user|--tap|--stream|--dgram) [ -z "$NIC" ] || die "one NIC only"; NIC=${1#--}; NICARG=$2; shift ;;
 	--server) SERVER=1 ;;
 	--model) MODEL=$2; shift ;;
 	--mac) MAC=$2; shift ;;
@@ -157,6 +160,9 @@ stream)
 		CMD+=(-netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$NICARG")
 	fi
 	CMD+=(-device "$(vdev)") ;;
+dgram)
+	CMD+=(-netdev "dgram,id=n0,local.type=unix,local.path=${DGLOCAL:-$NICARG.qemu},remote.type=unix,remote.path=$NICARG"
+		-device "$(vdev)") ;;
 esac
 if [ -n "$IVSHMEM" ]; then
 	f=${IVSHMEM%%:*} sz=16
