@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "../daemon/ports/netmap_port.c"
+#include "../daemon/vhost/gso.c"
 #include "unit/fakeport.h"
 
 #define REQUIRE(c)                                                                      \

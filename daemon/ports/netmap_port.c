@@ -31,7 +31,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "ports/hostport.h"
 #include "ports/netmap_port.h"
+#include "vhost/gso.h"
 #include "vhost/vnet.h"
 #include "vnetmap/portname.h"
 
@@ -71,6 +73,17 @@ struct nmport {
 	unsigned nseg;
 	struct nmport_seg *seg;      /* [ntx] */
 	uint32_t fend[VNM_BATCH_MAX]; /* slot after each frame */
+	/*
+	 * VNM_CTL_HDR_SET: the virtio-net header length (0, 10, 12) of the client's frames,
+	 * both directions. Stored by the control plane (release) before it replies, loaded
+	 * by the switch thread (acquire) after it read a ring's head, so every frame the
+	 * client publishes after the reply is parsed with the new length.
+	 */
+	uint32_t hdr_len;
+	struct virtio_net_hdr_mrg hdr[VNM_BATCH_MAX]; /* TX headers of the last batch, copied */
+	/* software segmentation (gso.h): allocated at the first GSO frame for this port */
+	uint8_t *gso_scratch;        /* VNM_GSO_SCRATCH bytes */
+	struct vnm_frame *gso_segs;  /* [VNM_GSO_MAX_SEGS] */
 };
 
 static inline struct nmport *to_nm(struct vnm_dport *p)
@@ -216,6 +229,59 @@ static void zm_flush(struct nmport *np)
 
 /* ---- from the client's TX rings into the switch ------------------------------------ */
 
+/*
+ * A port with a header (VNM_CTL_HDR_SET): the first hl bytes of the frame are a
+ * virtio-net header. Copied out of the client's buffer into port storage (h) before it
+ * is checked (vnm_kernel_hdr_check: flags, csum_start/offset inside the frame, GSO
+ * type, gso_size, hdr_len), and only the copy travels; the frame's fragments then
+ * start after it. VNM_FRAME_F_VNET only when the header asks for an offload.
+ * Returns 0, or < 0: dropped and counted (a frame no longer than its header:
+ * drop_runt; a bad header: drop_bad_slot, as vhost_port.c counts a guest's).
+ */
+static int tx_hdr(struct vnm_dport *p, struct vnm_frame *f, uint32_t hl,
+		  struct virtio_net_hdr_mrg *h)
+{
+	uint8_t *hb = (uint8_t *)h;
+	uint32_t got = 0;
+	unsigned i = 0;
+
+	memset(h, 0, sizeof(*h));
+	if (unlikely(f->len <= hl)) {
+		p->stats.drop_runt++;
+		return -ENODATA;
+	}
+	while (got < hl) { /* f->len > hl: the fragments hold it */
+		uint32_t c = f->frag_len[i];
+		if (c > hl - got)
+			c = hl - got;
+		memcpy(hb + got, f->frag[i], c);
+		got += c;
+		if (c == f->frag_len[i]) {
+			i++;
+		} else {
+			f->frag[i] += c;
+			f->frag_len[i] = (uint16_t)(f->frag_len[i] - c);
+		}
+	}
+	if (i) {
+		memmove(&f->frag[0], &f->frag[i], (f->nfrags - i) * sizeof(f->frag[0]));
+		memmove(&f->frag_len[0], &f->frag_len[i], (f->nfrags - i) * sizeof(f->frag_len[0]));
+		f->nfrags = (uint16_t)(f->nfrags - i);
+	}
+	f->len -= hl;
+	h->num_buffers = 0;
+	int r = vnm_kernel_hdr_check(h, f->len);
+	if (r < 0) {
+		p->stats.drop_bad_slot++;
+		return -EINVAL;
+	}
+	if (r > 0) {
+		f->flags = VNM_FRAME_F_VNET;
+		f->vnet_hdr = h;
+	}
+	return 0;
+}
+
 static int nm_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned max)
 {
 	struct nmport *np = to_nm(p);
@@ -246,6 +312,7 @@ static int nm_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned m
 			continue; /* skip the ring this round */
 		}
 		uint32_t i = k->nr_hwcur, head = k->rhead;
+		const uint32_t hl = __atomic_load_n(&np->hdr_len, __ATOMIC_ACQUIRE); /* after head */
 		struct nmport_seg *sg = &np->seg[np->nseg];
 		sg->ring = ri;
 		sg->first = nf;
@@ -298,13 +365,15 @@ static int nm_rx_batch(struct vnm_dport *p, struct vnm_frame *frames, unsigned m
 			}
 			i = j;
 			sg->scan_end = i;
-			if (unlikely(tot > VNM_FRAME_MAX)) {
+			if (unlikely(tot > VNM_FRAME_MAX + hl)) {
 				p->stats.drop_oversize++;
 				continue; /* consumed with the next frames (rx_done) */
 			}
 			f->nfrags = (uint16_t)nfr;
 			f->flags = 0;
 			f->len = tot;
+			if (unlikely(hl) && tx_hdr(p, f, hl, &np->hdr[nf]) < 0)
+				continue; /* counted; consumed with the next frames */
 			np->fend[nf] = i;
 			nf++;
 			sg->count++;
@@ -406,9 +475,11 @@ static inline void copy_frag(uint8_t *dst, const uint8_t *src, uint32_t len)
 }
 
 /*
- * Offloads (port.h, VNM_FRAME_F_VNET): a netmap client has no virtio-net header
- * (vnet_hdr_len 0), so a partial checksum is completed here and a GSO frame is
- * dropped (drop_gso). The header layout is virtio's (little endian, 12 bytes); the
+ * Offloads (port.h, VNM_FRAME_F_VNET): a netmap client without a virtio-net header
+ * (hdr_len 0, the default) gets a partial checksum completed here and a GSO frame cut
+ * in software (vhost/gso.h: all segments or none, counted in gso_segs; a frame gso.c
+ * refuses is dropped, drop_gso). A client with a header (VNM_CTL_HDR_SET) gets the
+ * frame's header in front of the frame, offloads left to it. The header layout is virtio's (little endian, 12 bytes); the
  * source port validated it, and we still read each field once and bound-check it.
  * Header layout and checksum are the shared ones of vhost/vnet.h.
  */
@@ -426,7 +497,7 @@ static int vnet_prepare(const struct vnm_frame *f, int32_t *pos, uint16_t *val)
 		return 0;
 	memcpy(&h, f->vnet_hdr, sizeof(h)); /* once */
 	if ((h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE)
-		return -1; /* no segmentation for netmap clients */
+		return -1; /* GSO frames go through vnm_gso_segment, not here */
 	if (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
 		return 0;
 	if ((uint32_t)h.csum_start + h.csum_offset + 2 > f->len)
@@ -485,13 +556,94 @@ static void rx_bad_slot(struct nmport *np, unsigned ri, uint32_t idx)
 	np->rx_touched[ri] = 1;
 }
 
+/*
+ * Copy pre[0..pl) then frame f into need (> 0) slots from *tailp: a chain with
+ * NS_MOREFRAG on all but the last. ppos >= 0: the frame offset of a checksum to write
+ * as pval. Returns 0 (*tailp advanced) or -1 with *badb: a slot with a bad buf_idx,
+ * nothing published (the caller's tail did not move).
+ */
+static int rx_put(struct vnm_kring *k, uint32_t *tailp, const uint8_t *pre, uint32_t pl,
+		  const struct vnm_frame *f, int32_t ppos, uint16_t pval, uint32_t bs,
+		  uint32_t need, uint32_t *badb)
+{
+	struct netmap_slot *slots = k->ring->slot;
+	uint32_t len = pl + f->len, cnt = need > 255 ? 255 : need;
+	uint32_t fi = 0, fo = 0, po = 0, t = *tailp;
+
+	for (uint32_t sidx = 0; sidx < need; sidx++) {
+		struct netmap_slot *s = &slots[t];
+		uint32_t b = ld32(&s->buf_idx);
+		if (unlikely(b < 2 || b >= k->num_bufs)) {
+			*badb = b;
+			return -1; /* tail not advanced: partial copy invisible */
+		}
+		uint8_t *dst = (uint8_t *)vnm_kring_buf(k, b);
+		uint32_t room = len - sidx * bs;
+		if (room > bs)
+			room = bs;
+		uint32_t put = 0;
+		while (put < room) {
+			const uint8_t *src;
+			uint32_t chunk;
+			if (po < pl) {
+				src = pre + po;
+				chunk = pl - po;
+			} else {
+				if (fi == f->nfrags)
+					break;
+				src = f->frag[fi] + fo;
+				chunk = f->frag_len[fi] - fo;
+			}
+			if (chunk > room - put)
+				chunk = room - put;
+			memmove(dst + put, src, chunk);
+			put += chunk;
+			if (po < pl) {
+				po += chunk;
+				continue;
+			}
+			fo += chunk;
+			while (fi < f->nfrags && fo == f->frag_len[fi]) {
+				fi++;
+				fo = 0;
+			}
+		}
+		if (ppos >= 0)
+			patch_chunk(dst, sidx * bs, put, ppos + (int32_t)pl, pval);
+		__atomic_store_n(&s->len, (uint16_t)put, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->flags,
+				 (uint16_t)((cnt << NS_PORT_SHIFT) | (sidx + 1 < need ? NS_MOREFRAG : 0)),
+				 __ATOMIC_RELAXED);
+		t = ring_next(t, k->num_slots);
+	}
+	*tailp = t;
+	return 0;
+}
+
+/* The segmentation buffers of a port (gso.h), allocated at its first GSO frame. */
+static int gso_bufs(struct nmport *np)
+{
+	if (likely(np->gso_scratch != NULL))
+		return 0;
+	np->gso_scratch = malloc(VNM_GSO_SCRATCH);
+	np->gso_segs = malloc(VNM_GSO_MAX_SEGS * sizeof(*np->gso_segs));
+	if (!np->gso_scratch || !np->gso_segs) {
+		free(np->gso_scratch);
+		free(np->gso_segs);
+		np->gso_scratch = NULL;
+		np->gso_segs = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int deliver_ring(struct vnm_dport *p, unsigned ri, const struct vnm_frame *frames,
 			const uint16_t *idx, unsigned n)
 {
 	struct nmport *np = to_nm(p);
 	struct vnm_kring *k;
 	uint32_t tail, avail, nslots, bs;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, extra = 0;
 	uint32_t badb = 0;
 	unsigned i, skipped = 0;
 	int bad = 0;
@@ -509,6 +661,8 @@ static int deliver_ring(struct vnm_dport *p, unsigned ri, const struct vnm_frame
 	if (unlikely(bs > UINT16_MAX))
 		bs = UINT16_MAX; /* slot.len is 16 bits */
 	struct netmap_slot *slots = k->ring->slot;
+	/* a header in the client's frames (VNM_CTL_HDR_SET): read once per call */
+	const uint32_t hl = __atomic_load_n(&np->hdr_len, __ATOMIC_ACQUIRE);
 
 	for (i = 0; i < n; i++) {
 		const struct vnm_frame *f = &frames[idx[i]];
@@ -516,7 +670,7 @@ static int deliver_ring(struct vnm_dport *p, unsigned ri, const struct vnm_frame
 
 		if (i + 1 < n) /* the next frame's header; its slot is next to ours */
 			__builtin_prefetch(frames[idx[i + 1]].frag[0]);
-		if (likely((f->nfrags == 1) & (len <= bs) & (f->flags == 0))) {
+		if (likely((f->nfrags == 1) & (len <= bs) & (f->flags == 0) & (hl == 0))) {
 			if (unlikely(avail == 0))
 				break;
 			struct netmap_slot *s = &slots[tail];
@@ -534,55 +688,59 @@ static int deliver_ring(struct vnm_dport *p, unsigned ri, const struct vnm_frame
 			bytes += len;
 			continue;
 		}
-		/* several destination slots and/or source fragments, or offloads */
+		/* several destination slots and/or source fragments, or offloads, or a header */
 		int32_t ppos = -1;
 		uint16_t pval = 0;
-		if (unlikely(f->flags & VNM_FRAME_F_VNET) && vnet_prepare(f, &ppos, &pval) < 0) {
+		struct virtio_net_hdr_mrg vh;
+		const int vnet = !!(f->flags & VNM_FRAME_F_VNET) && f->vnet_hdr;
+		if (vnet)
+			memcpy(&vh, f->vnet_hdr, sizeof(vh)); /* once */
+		else
+			memset(&vh, 0, sizeof(vh));
+		if (hl) {
+			/* the frame's own header passed on (the client does the offloads), else zeros */
+			vh.num_buffers = 0;
+		} else if (vnet && (vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE) {
+			/* software segmentation: all segments or none */
+			int ns = gso_bufs(np);
+			if (ns == 0)
+				ns = vnm_gso_segment(f, np->gso_segs, VNM_GSO_MAX_SEGS, np->gso_scratch,
+						     VNM_GSO_SCRATCH);
+			if (ns < 0) {
+				p->stats.drop_gso++;
+				skipped++; /* handled: not for the switch to count again */
+				continue;
+			}
+			uint32_t need = 0;
+			uint64_t sb = 0;
+			for (int g = 0; g < ns; g++)
+				need += (np->gso_segs[g].len + bs - 1) / bs;
+			if (need > avail)
+				break; /* not all segments fit: none delivered */
+			uint32_t t = tail;
+			for (int g = 0; g < ns; g++) {
+				const struct vnm_frame *sf = &np->gso_segs[g];
+				if (rx_put(k, &t, NULL, 0, sf, -1, 0, bs, (sf->len + bs - 1) / bs,
+					   &badb) < 0)
+					goto bad_slot;
+				sb += sf->len;
+			}
+			tail = t;
+			avail -= need;
+			bytes += sb;
+			extra += (uint64_t)ns - 1;
+			p->stats.gso_segs += (uint64_t)ns;
+			continue;
+		} else if (vnet && vnet_prepare(f, &ppos, &pval) < 0) {
 			p->stats.drop_gso++;
-			skipped++; /* handled: not for the switch to count again */
+			skipped++;
 			continue;
 		}
-		uint32_t need = len == 0 ? 1 : (len + bs - 1) / bs;
+		uint32_t need = len + hl == 0 ? 1 : (len + hl + bs - 1) / bs;
 		if (need > avail)
 			break; /* does not fit entirely: not delivered */
-		uint32_t cnt = need > 255 ? 255 : need;
-		uint32_t fi = 0, fo = 0, t = tail;
-		for (uint32_t sidx = 0; sidx < need; sidx++) {
-			struct netmap_slot *s = &slots[t];
-			uint32_t b = ld32(&s->buf_idx);
-			if (unlikely(b < 2 || b >= k->num_bufs)) {
-				badb = b;
-				goto bad_slot; /* tail not advanced: partial copy invisible */
-			}
-			uint8_t *dst = (uint8_t *)vnm_kring_buf(k, b);
-			uint32_t room = len - sidx * bs;
-			if (room > bs)
-				room = bs;
-			uint32_t put = 0;
-			while (put < room) {
-				uint32_t chunk = f->frag_len[fi] - fo;
-				if (chunk > room - put)
-					chunk = room - put;
-				memmove(dst + put, f->frag[fi] + fo, chunk);
-				put += chunk;
-				fo += chunk;
-				while (fi < f->nfrags && fo == f->frag_len[fi]) {
-					fi++;
-					fo = 0;
-				}
-				if (fi == f->nfrags)
-					break;
-			}
-			if (ppos >= 0)
-				patch_chunk(dst, sidx * bs, put, ppos, pval);
-			__atomic_store_n(&s->len, (uint16_t)put, __ATOMIC_RELAXED);
-			__atomic_store_n(&s->flags,
-					 (uint16_t)((cnt << NS_PORT_SHIFT) |
-						    (sidx + 1 < need ? NS_MOREFRAG : 0)),
-					 __ATOMIC_RELAXED);
-			t = ring_next(t, nslots);
-		}
-		tail = t;
+		if (rx_put(k, &tail, (const uint8_t *)&vh, hl, f, ppos, pval, bs, need, &badb) < 0)
+			goto bad_slot;
 		avail -= need;
 		bytes += len;
 		continue;
@@ -599,7 +757,8 @@ bad_slot:
 			np->rx_bad0[ri] = 0;
 		k->nr_hwtail = tail;
 		np->rx_touched[ri] = 1;
-		p->stats.tx_packets += i - skipped;
+		/* packets the client receives: each software segment counts */
+		p->stats.tx_packets += i - skipped + extra;
 		p->stats.tx_bytes += bytes;
 	}
 	/* dropped for a bad slot counts as taken: the switch must not count them again */
@@ -815,5 +974,22 @@ void vnm_nmport_destroy(struct vnm_dport *p)
 	free(np->rx_touched);
 	free(np->rx_bad0);
 	free(np->zmon);
+	free(np->gso_scratch);
+	free(np->gso_segs);
 	free(np);
+}
+
+int vnm_nmport_set_hdr(struct vnm_dport *p, unsigned len)
+{
+	if (len != 0 && len != 10 && len != VHOST_HDR_LEN)
+		return -EINVAL;
+	/* release: pairs with the switch thread's acquire loads (struct nmport) */
+	__atomic_store_n(&to_nm(p)->hdr_len, (uint32_t)len, __ATOMIC_RELEASE);
+	p->vnet_hdr_len = (uint16_t)len; /* informational: the switch does not read it */
+	return 0;
+}
+
+unsigned vnm_nmport_get_hdr(struct vnm_dport *p)
+{
+	return __atomic_load_n(&to_nm(p)->hdr_len, __ATOMIC_ACQUIRE);
 }

@@ -27,6 +27,14 @@ void vnm_nmport_set_notify(struct vnm_dport *p, int dir, unsigned ri, int notify
 struct vnm_kring *vnm_nmport_kring(struct vnm_dport *p, int dir, unsigned ri);
 void vnm_nmport_destroy(struct vnm_dport *p);
 /*
+ * VNM_CTL_HDR_SET/GET (netmap's NETMAP_REQ_PORT_HDR_SET): the client's frames, in its
+ * TX and RX slots, start with a virtio-net header of len bytes (0, 10 or 12; else
+ * -EINVAL). Main thread, any time: the switch thread picks it up at its next read of
+ * a ring (see struct nmport).
+ */
+int vnm_nmport_set_hdr(struct vnm_dport *p, unsigned len);
+unsigned vnm_nmport_get_hdr(struct vnm_dport *p);
+/*
  * deliver (port.h) into rx ring ri instead of ring 0: a monitor's copies
  * (vnm_switch_mon_deliver_fn). Switch thread. Returns frames taken; ri out of range: 0.
  */

@@ -29,17 +29,17 @@
 #include "vhost/gso.h"
 #include "vhost/vnet.h"
 
-#define ETH_HLEN 14
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86dd
-#define ETH_P_8021Q 0x8100
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
-#define IPPROTO_FRAG_ 44
-#define HDR_MAX (ETH_HLEN + 4 + 60 + 60) /* L2 + VLAN + IPv4 with options + TCP with options */
-#define TCP_FIN 0x01
-#define TCP_PSH 0x08
-#define TCP_CWR 0x80
+#define GSO_ETH_HLEN 14
+#define GSO_ETH_P_IP 0x0800
+#define GSO_ETH_P_IPV6 0x86dd
+#define GSO_ETH_P_8021Q 0x8100
+#define GSO_PROTO_TCP 6
+#define GSO_PROTO_UDP 17
+#define GSO_PROTO_FRAG 44
+#define GSO_HDR_MAX (GSO_ETH_HLEN + 4 + 60 + 60) /* L2 + VLAN + IPv4 with options + TCP with options */
+#define GSO_TCP_FIN 0x01
+#define GSO_TCP_PSH 0x08
+#define GSO_TCP_CWR 0x80
 
 static inline uint16_t rd16(const uint8_t *p)
 {
@@ -180,7 +180,7 @@ int vnm_gso_segment(const struct vnm_frame *f, struct vnm_frame *segs, unsigned 
 		    uint8_t *scratch, size_t scratch_len)
 {
 	struct virtio_net_hdr_mrg h;
-	uint8_t hb[HDR_MAX];
+	uint8_t hb[GSO_HDR_MAX];
 	uint32_t tot = 0;
 
 	if (!f || !segs || !scratch || max_segs == 0)
@@ -207,15 +207,15 @@ int vnm_gso_segment(const struct vnm_frame *f, struct vnm_frame *segs, unsigned 
 		return -EINVAL;
 
 	/* ---- parse: L2 ---- */
-	uint32_t hcopy = f->len < HDR_MAX ? f->len : HDR_MAX;
+	uint32_t hcopy = f->len < GSO_HDR_MAX ? f->len : GSO_HDR_MAX;
 	struct fcur c = { f, 0, 0 };
 	frag_copy(&c, hb, hcopy);
-	if (hcopy < ETH_HLEN)
+	if (hcopy < GSO_ETH_HLEN)
 		return -EINVAL;
-	uint32_t l3 = ETH_HLEN;
+	uint32_t l3 = GSO_ETH_HLEN;
 	uint16_t et = rd16(hb + 12);
-	if (et == ETH_P_8021Q) {
-		if (hcopy < ETH_HLEN + 4)
+	if (et == GSO_ETH_P_8021Q) {
+		if (hcopy < GSO_ETH_HLEN + 4)
 			return -EINVAL;
 		et = rd16(hb + 16);
 		l3 += 4;
@@ -225,7 +225,7 @@ int vnm_gso_segment(const struct vnm_frame *f, struct vnm_frame *segs, unsigned 
 	int v6;
 	uint32_t iphl, end;
 	uint8_t proto;
-	if (et == ETH_P_IP) {
+	if (et == GSO_ETH_P_IP) {
 		if (gso == VIRTIO_NET_HDR_GSO_TCPV6)
 			return -EINVAL;
 		if (l3 + 20 > hcopy)
@@ -242,7 +242,7 @@ int vnm_gso_segment(const struct vnm_frame *f, struct vnm_frame *segs, unsigned 
 		end = l3 + totlen;
 		proto = ip[9];
 		v6 = 0;
-	} else if (et == ETH_P_IPV6) {
+	} else if (et == GSO_ETH_P_IPV6) {
 		if (gso == VIRTIO_NET_HDR_GSO_TCPV4)
 			return -EINVAL;
 		if (l3 + 40 > hcopy)
@@ -262,7 +262,7 @@ int vnm_gso_segment(const struct vnm_frame *f, struct vnm_frame *segs, unsigned 
 	}
 	uint32_t l4 = l3 + iphl;
 	int tcp = gso != VIRTIO_NET_HDR_GSO_UDP;
-	if (proto != (tcp ? IPPROTO_TCP_ : IPPROTO_UDP_))
+	if (proto != (tcp ? GSO_PROTO_TCP : GSO_PROTO_UDP))
 		return v6 ? -EPROTONOSUPPORT : -EINVAL; /* IPv6 extension headers: not cut */
 	if (!v6 && !tcp && iphl != 20)
 		return -EPROTONOSUPPORT; /* UFO with IPv4 options: not cut */
@@ -326,12 +326,12 @@ int vnm_gso_segment(const struct vnm_frame *f, struct vnm_frame *segs, unsigned 
 			wr32(th + 4, seq + i * mss);
 			uint8_t tf = fl;
 			if (i + 1 < nseg)
-				tf &= (uint8_t)~(TCP_FIN | TCP_PSH);
+				tf &= (uint8_t)~(GSO_TCP_FIN | GSO_TCP_PSH);
 			if (i > 0)
-				tf &= (uint8_t)~TCP_CWR;
+				tf &= (uint8_t)~GSO_TCP_CWR;
 			th[13] = tf;
 			wr16(th + 16, 0);
-			uint64_t sum = pseudo_sum(ip, v6, IPPROTO_TCP_, l4hl + dl);
+			uint64_t sum = pseudo_sum(ip, v6, GSO_PROTO_TCP, l4hl + dl);
 			sum = csum_add(sum, th, l4hl + dl); /* l4hl is even: one call */
 			wr16(th + 16, (uint16_t)~csum_fold(sum));
 			seg_set(&segs[i], s, hl + dl);
@@ -363,7 +363,7 @@ int vnm_gso_segment(const struct vnm_frame *f, struct vnm_frame *segs, unsigned 
 	uint8_t udph[8];
 	memcpy(udph, hb + l4, 8);
 	wr16(udph + 6, 0);
-	uint64_t sum = pseudo_sum(hb + l3, v6, IPPROTO_UDP_, dglen);
+	uint64_t sum = pseudo_sum(hb + l3, v6, GSO_PROTO_UDP, dglen);
 	sum = csum_add(sum, udph, 8);
 	{
 		/* the data, from the fragments: big-endian words across fragment boundaries */
@@ -403,8 +403,8 @@ int vnm_gso_segment(const struct vnm_frame *f, struct vnm_frame *segs, unsigned 
 			wr16(ip + 4, (uint16_t)(fh + dl));
 			if (fh) {
 				uint8_t *fr = s + l4;
-				ip[6] = IPPROTO_FRAG_;
-				fr[0] = IPPROTO_UDP_;
+				ip[6] = GSO_PROTO_FRAG;
+				fr[0] = GSO_PROTO_UDP;
 				fr[1] = 0;
 				wr16(fr + 2, (uint16_t)(off | (more ? 1 : 0)));
 				wr32(fr + 4, fid);

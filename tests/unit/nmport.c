@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../../daemon/ports/netmap_port.c"
+#include "../../daemon/vhost/gso.c"
 #include "unit/fakeport.h"
 
 static struct vnm_frame frames[VNM_BATCH_MAX];
@@ -654,6 +655,137 @@ static void test_offload(void)
 	fp_destroy(fp);
 }
 
+/* A TCPv4 GSO frame in d: 14 + 20 + 20 + paylen bytes, gso_size mss. */
+static uint32_t mk_tso(uint8_t *d, uint32_t paylen, struct virtio_net_hdr_mrg *h, uint16_t mss)
+{
+	uint32_t len = 54 + paylen;
+	memset(d, 0, 54);
+	memcpy(d, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00", 14);
+	d[14] = 0x45;
+	d[16] = (uint8_t)((len - 14) >> 8);
+	d[17] = (uint8_t)(len - 14);
+	d[22] = 64;
+	d[23] = 6;
+	d[46] = 0x50;
+	d[47] = 0x18;
+	fp_fill(d + 54, paylen, 9);
+	memset(h, 0, sizeof(*h));
+	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h->gso_size = mss;
+	h->hdr_len = 54;
+	h->csum_start = 34;
+	h->csum_offset = 16;
+	return len;
+}
+
+/* Software segmentation into a client without a header; headers with VNM_CTL_HDR_SET. */
+static void test_gso(void)
+{
+	struct fakeport *fp = fp_create("t:gso", 1, 1, 16, 2048, 0);
+	struct vnm_dport *p = fp->dp;
+	static uint8_t d[8000], out[8000];
+	uint16_t idx[2] = { 0, 1 };
+	struct virtio_net_hdr_mrg h;
+	unsigned nsl;
+	int sv[2];
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	vnm_nmport_set_notify(p, 1, 0, sv[0]);
+	uint32_t len = mk_tso(d, 3000, &h, 1000); /* 3 segments of 1054 bytes */
+	mkframe(&frames[0], d, len, 777);
+	frames[0].flags = VNM_FRAME_F_VNET;
+	frames[0].vnet_hdr = &h;
+	CHECK(p->ops->deliver(p, frames, idx, 1) == 1);
+	p->ops->deliver_flush(p);
+	CHECK(p->stats.gso_segs == 3 && p->stats.tx_packets == 3 && p->stats.drop_gso == 0);
+	CHECK(p->stats.tx_bytes == 3 * 1054);
+	for (int i = 0; i < 3; i++) {
+		CHECK(fp_rx_get(fp, 0, out, sizeof(out), &nsl) == 1054 && nsl == 1);
+		CHECK(!memcmp(out + 54, d + 54 + i * 1000, 1000));
+		CHECK(out[17] == (uint8_t)(1054 - 14) && out[16] == (uint8_t)((1054 - 14) >> 8));
+	}
+	CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) < 0);
+
+	/* all or none: 15 slots free, 13 taken by plain frames, 2 left for 3 segments */
+	for (int i = 0; i < 13; i++) {
+		mkframe(&frames[1], d, 60, 2048);
+		CHECK(p->ops->deliver(p, frames, idx + 1, 1) == 1);
+	}
+	CHECK(p->ops->deliver(p, frames, idx, 1) == 0);
+	p->ops->deliver_flush(p);
+	CHECK(fp_rx_avail(fp, 0) == 13 && p->stats.gso_segs == 3);
+	for (int i = 0; i < 13; i++)
+		CHECK(fp_rx_get(fp, 0, out, sizeof(out), NULL) == 60);
+
+	/* a header of 12 bytes on the port: the GSO frame passes whole, its header first */
+	CHECK(vnm_nmport_set_hdr(p, 11) == -EINVAL);
+	CHECK(vnm_nmport_set_hdr(p, 12) == 0 && vnm_nmport_get_hdr(p) == 12);
+	CHECK(p->ops->deliver(p, frames, idx, 1) == 1);
+	p->ops->deliver_flush(p);
+	CHECK(fp_rx_get(fp, 0, out, sizeof(out), &nsl) == (int)(12 + len) && nsl == 2);
+	CHECK(!memcmp(out, &h, 10) && out[10] == 0 && out[11] == 0 && !memcmp(out + 12, d, len));
+	CHECK(p->stats.gso_segs == 3);
+	/* a plain frame gets a zero header (10 bytes now) */
+	CHECK(vnm_nmport_set_hdr(p, 10) == 0);
+	mkframe(&frames[1], d, 60, 2048);
+	CHECK(p->ops->deliver(p, frames, idx + 1, 1) == 1);
+	p->ops->deliver_flush(p);
+	static const uint8_t zero[12];
+	CHECK(fp_rx_get(fp, 0, out, sizeof(out), &nsl) == 70 && !memcmp(out, zero, 10) &&
+	      !memcmp(out + 10, d, 60));
+
+	/* TX with a header: offloads travel as VNM_FRAME_F_VNET, plain headers as plain */
+	CHECK(vnm_nmport_set_hdr(p, 12) == 0);
+	static uint8_t w[8000];
+	memcpy(w, &h, 12);
+	memcpy(w + 12, d, len);
+	{
+		/* the header split over 3 slots: 5 + 4 + 2000 + the rest */
+		static const unsigned cut[4] = { 5, 4, 2000, 0 };
+		uint32_t hd = fp->head[0][0], off = 0;
+		for (int k = 0; k < 4; k++) {
+			struct netmap_slot *sl = fp_slot(fp, 0, 0, hd);
+			unsigned l = k < 3 ? cut[k] : 12 + len - off;
+			memcpy(fp_buf(fp, sl->buf_idx), w + off, l);
+			sl->len = (uint16_t)l;
+			sl->flags = k < 3 ? NS_MOREFRAG : 0;
+			off += l;
+			hd = fp_next(fp, hd);
+		}
+		fp->head[0][0] = hd;
+	}
+	memset(w, 0, 12);
+	memcpy(w + 12, d, 60);
+	CHECK(fp_tx_put(fp, 0, w, 72, 2048) > 0);
+	memcpy(w, &h, 12);
+	w[0] = 0x40; /* an unknown flag: a bad header */
+	CHECK(fp_tx_put(fp, 0, w, 72, 2048) > 0);
+	CHECK(fp_tx_put(fp, 0, w, 12, 2048) > 0); /* a header and nothing: a runt */
+	memset(w, 0, 12);
+	CHECK(fp_tx_put(fp, 0, w, 72, 2048) > 0);
+	fp_publish(fp, 0, 0);
+	uint64_t bad0 = p->stats.drop_bad_slot, runt0 = p->stats.drop_runt;
+	CHECK(p->ops->rx_batch(p, frames, 16) == 3);
+	CHECK(frames[0].flags == VNM_FRAME_F_VNET && frames[0].len == len);
+	CHECK(frames[0].vnet_hdr && !memcmp(frames[0].vnet_hdr, &h, 10));
+	uint8_t back[8000];
+	uint32_t o = 0;
+	for (unsigned i = 0; i < frames[0].nfrags; i++) {
+		memcpy(back + o, frames[0].frag[i], frames[0].frag_len[i]);
+		o += frames[0].frag_len[i];
+	}
+	CHECK(o == len && !memcmp(back, d, len));
+	CHECK(frames[1].flags == 0 && frames[1].len == 60 && !memcmp(frames[1].frag[0], d, 60));
+	CHECK(frames[2].flags == 0 && frames[2].len == 60);
+	CHECK(p->stats.drop_bad_slot == bad0 + 1 && p->stats.drop_runt == runt0 + 1);
+	p->ops->rx_done(p, 3);
+	CHECK(vnm_nmport_set_hdr(p, 0) == 0);
+	close(sv[0]);
+	close(sv[1]);
+	fp_destroy(fp);
+}
+
 int main(void)
 {
 	test_tx();
@@ -661,6 +793,7 @@ int main(void)
 	test_deliver();
 	test_notify();
 	test_offload();
+	test_gso();
 	test_random();
 	return fails ? 1 : 0;
 }
