@@ -215,6 +215,32 @@ static int h_pt_list(struct conn *c, const void *req, struct reply *r)
 	return 0;
 }
 
+static int h_hdr(struct conn *c, const void *req, struct reply *r, int set)
+{
+	const struct vnm_ctl_hdr_req *q = req;
+	struct vnm_ctl_hdr_req *rep = (struct vnm_ctl_hdr_req *)r->payload;
+	uint32_t len = q->hdr_len;
+	int ret = vnm_reg_hdr(q->name, set, &len, &r->err);
+
+	if (ret < 0)
+		return ret;
+	memset(rep, 0, sizeof(*rep));
+	snprintf(rep->name, sizeof(rep->name), "%s", q->name);
+	rep->hdr_len = len;
+	r->len = sizeof(*rep);
+	return 0;
+}
+
+static int h_hdr_set(struct conn *c, const void *req, struct reply *r)
+{
+	return h_hdr(c, req, r, 1);
+}
+
+static int h_hdr_get(struct conn *c, const void *req, struct reply *r)
+{
+	return h_hdr(c, req, r, 0);
+}
+
 /* The whole request policy in one place. */
 static const struct ctl_op ops[VNM_CTL_TYPE_MAX] = {
 	[VNM_CTL_OPEN] = { "OPEN", sizeof(struct vnm_ctl_open_req), 0, h_open },
@@ -231,6 +257,8 @@ static const struct ctl_op ops[VNM_CTL_TYPE_MAX] = {
 	[VNM_CTL_PT_REMOVE] = { "PT_REMOVE", sizeof(struct vnm_ctl_name_req), 0, h_pt_remove },
 	[VNM_CTL_PT_LIST] = { "PT_LIST", sizeof(struct vnm_ctl_name_req), 0, h_pt_list },
 	[VNM_CTL_SOCKET] = { "SOCKET", sizeof(struct vnm_ctl_socket_req), 0, h_socket },
+	[VNM_CTL_HDR_SET] = { "HDR_SET", sizeof(struct vnm_ctl_hdr_req), 0, h_hdr_set },
+	[VNM_CTL_HDR_GET] = { "HDR_GET", sizeof(struct vnm_ctl_hdr_req), 0, h_hdr_get },
 };
 
 /* Payload checks common to the request structs: strings terminated, flags known. */
@@ -269,6 +297,13 @@ static int check_payload(uint16_t type, const void *p, struct vnm_err *err)
 			return vnm_err_set(err, -EINVAL, "spec not NUL-terminated within %d bytes",
 					   VNM_PORTSPEC_MAX);
 		return 0; /* flags: checked by vnm_pt_export */
+	}
+	if (type == VNM_CTL_HDR_SET || type == VNM_CTL_HDR_GET) {
+		const struct vnm_ctl_hdr_req *q = p;
+
+		if (!memchr(q->name, '\0', sizeof(q->name)) || q->pad)
+			return vnm_err_set(err, -EINVAL, "name not NUL-terminated, or pad not 0");
+		return 0; /* hdr_len: checked by vnm_nmport_set_hdr */
 	}
 	const struct vnm_ctl_name_req *q = p;
 

@@ -1431,6 +1431,28 @@ int vnm_reg_stats(const char *filter, struct vnm_ctl_port_stats *out, unsigned m
 	return (int)n;
 }
 
+int vnm_reg_hdr(const char *name, int set, uint32_t *len, struct vnm_err *err)
+{
+	if (!*name)
+		return vnm_err_set(err, -EINVAL, "no port name");
+	for (struct vnm_vport *vp = vports; vp; vp = vp->next) {
+		if (!vport_match(vp, name, 1))
+			continue;
+		if (!vnm_dport_is_nmport(vp->dp))
+			return vnm_err_set(err, -EOPNOTSUPP,
+					   "%.64s: a header length is for ports of netmap clients", name);
+		if (!set) {
+			*len = vnm_nmport_get_hdr(vp->dp);
+			return 0;
+		}
+		if (vnm_nmport_set_hdr(vp->dp, *len) < 0)
+			return vnm_err_set(err, -EINVAL, "header length %u: 0, 10 or 12", *len);
+		vnm_log(VNM_LOG_INFO, "port %.64s: virtio-net header length %u", name, *len);
+		return 0;
+	}
+	return vnm_err_set(err, -ENXIO, "no such VALE port: %.64s", name);
+}
+
 int vnm_reg_fdb(const char *sw, struct vnm_ctl_fdb_entry *out, unsigned max, struct vnm_err *err)
 {
 	struct sw_ent *s = sw_find(sw);

@@ -68,6 +68,12 @@ int vnm_reg_attach2(const char *spec, uint32_t flags, struct vnm_err *err);
 int vnm_reg_detach(const char *spec, struct vnm_err *err);
 int vnm_reg_stats(const char *filter, struct vnm_ctl_port_stats *out, unsigned max,
 		  struct vnm_err *err);
+/*
+ * HDR_SET (set 1, *len in) / HDR_GET (set 0, *len out): the virtio-net header length of
+ * the VALE port name ("valeX:Y", or a persistent port's name) whose peer is a netmap
+ * client (vnm_nmport_set_hdr). Any time; other port kinds: -EOPNOTSUPP.
+ */
+int vnm_reg_hdr(const char *name, int set, uint32_t *len, struct vnm_err *err);
 int vnm_reg_fdb(const char *sw, struct vnm_ctl_fdb_entry *out, unsigned max, struct vnm_err *err);
 
 /* At exit, after every binding is released: destroy persistent ports and switches. */

@@ -124,6 +124,16 @@ const char *vnm_runtime_dir(const char *dir, char *buf, size_t len);
 int vnm_ctl_call(const char *dir, uint16_t type, const void *req, uint32_t reqlen, void *rep,
 		 uint32_t replen, char *errmsg, size_t errlen);
 
+/*
+ * netmap's NETMAP_REQ_PORT_HDR_SET/GET: frames in the slots of VALE port name (the
+ * canonical "valeX:Y", e.g. d->name) start with a virtio-net header of len bytes
+ * (0, 10 or 12), both directions: TX frames carry offloads in it (partial checksum,
+ * TSO/UFO, checked by vnetmapd), RX frames get the sender's header, or zeros. Any
+ * time, for every binding of the port. Return 0 / the length, or -errno.
+ */
+int vnm_port_hdr_set(const char *name, unsigned len);
+int vnm_port_hdr_get(const char *name);
+
 /* Out-of-line parts of the fast path (lib/). */
 int __vnm_ring_error(struct vnm_port *d, struct vnm_ring_ctx *rc, int dir);
 int __vnm_pipe_txsync(struct vnm_port *d, unsigned ri);

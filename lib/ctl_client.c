@@ -271,3 +271,32 @@ int vnm_ctl_call(const char *dir, uint16_t type, const void *req, uint32_t reqle
 {
 	return vnm__ctl_xfer(dir, type, req, reqlen, rep, replen, NULL, 0, NULL, errmsg, errlen);
 }
+
+static int hdr_call(uint16_t type, const char *name, unsigned len)
+{
+	struct vnm_ctl_hdr_req q, rep;
+	char msg[8];
+
+	memset(&q, 0, sizeof(q));
+	if (!name || strlen(name) >= sizeof(q.name))
+		return -EINVAL;
+	strcpy(q.name, name);
+	q.hdr_len = len;
+	int ret = vnm_ctl_call(NULL, type, &q, sizeof(q), &rep, sizeof(rep), msg, sizeof(msg));
+	if (ret < 0)
+		return ret;
+	if (ret != (int)sizeof(rep))
+		return -EPROTO;
+	return (int)rep.hdr_len;
+}
+
+int vnm_port_hdr_set(const char *name, unsigned len)
+{
+	int ret = hdr_call(VNM_CTL_HDR_SET, name, len);
+	return ret < 0 ? ret : 0;
+}
+
+int vnm_port_hdr_get(const char *name)
+{
+	return hdr_call(VNM_CTL_HDR_GET, name, 0);
+}

@@ -1040,7 +1040,8 @@ static void pg_usage(int code)
 		"  -w sec       wait before starting (default 0)\n"
 		"  -E sec       rx/rxseq: exit when no frame arrived for sec seconds (after the first)\n"
 		"  -W           same as -E 1\n"
-		"  -H len       prepend a zeroed virtio-net header of 0, 10 or 12 bytes\n"
+		"  -H len       virtio-net header of 0, 10 or 12 bytes (zeroed) on every frame; on a\n"
+		"               VALE port also sets the port's header length (NETMAP_REQ_PORT_HDR_SET)\n"
 		"  -F frags     split each frame over frags slots (NS_MOREFRAG)\n"
 		"  -M size      at most size bytes per slot\n"
 		"  -z / -Z      random source / destination address and port\n"
@@ -1302,6 +1303,13 @@ int main(int argc, char **argv)
 			free(th);
 			return 1;
 		}
+	}
+	/* -H: the port's header length, as netmap's pkt-gen does (NETMAP_REQ_PORT_HDR_SET) */
+	if (g.vhdr && th[0].d->kind == VNM_KIND_VALE) {
+		int ret = vnm_port_hdr_set(th[0].d->name, g.vhdr);
+		if (ret < 0)
+			fprintf(stderr, "pkt-gen: unable to set the virtio-net header length %u on %s: %s\n",
+				g.vhdr, th[0].d->name, strerror(-ret));
 	}
 	nq = rxside ? th[0].d->nifp->ni_rx_rings : th[0].d->nifp->ni_tx_rings;
 	printf("%s %s: %u queues, %u threads and %ld cpus.\n",

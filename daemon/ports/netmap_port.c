@@ -989,6 +989,11 @@ int vnm_nmport_set_hdr(struct vnm_dport *p, unsigned len)
 	return 0;
 }
 
+int vnm_dport_is_nmport(const struct vnm_dport *p)
+{
+	return p && p->ops == &nmport_ops;
+}
+
 unsigned vnm_nmport_get_hdr(struct vnm_dport *p)
 {
 	return __atomic_load_n(&to_nm(p)->hdr_len, __ATOMIC_ACQUIRE);

@@ -34,6 +34,8 @@ void vnm_nmport_destroy(struct vnm_dport *p);
  */
 int vnm_nmport_set_hdr(struct vnm_dport *p, unsigned len);
 unsigned vnm_nmport_get_hdr(struct vnm_dport *p);
+/* Is p a netmap client port (this file's ops)? */
+int vnm_dport_is_nmport(const struct vnm_dport *p);
 /*
  * deliver (port.h) into rx ring ri instead of ring 0: a monitor's copies
  * (vnm_switch_mon_deliver_fn). Switch thread. Returns frames taken; ri out of range: 0.
