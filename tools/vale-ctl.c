@@ -321,9 +321,9 @@ static int do_stats(const char *name)
 	if (json)
 		printf("[");
 	else
-		printf("%-20s %12s %14s %12s %14s %10s %8s %8s %8s %8s %7s %7s\n", "port", "rx_pkts",
-		       "rx_bytes", "tx_pkts", "tx_bytes", "drop_full", "runt", "oversize", "self",
-		       "bad_slot", "resets", "moves");
+		printf("%-20s %12s %14s %12s %14s %10s %8s %8s %8s %8s %7s %7s %8s %10s\n", "port",
+		       "rx_pkts", "rx_bytes", "tx_pkts", "tx_bytes", "drop_full", "runt", "oversize",
+		       "self", "bad_slot", "resets", "moves", "gso_drop", "gso_segs");
 	for (int i = 0; i < cnt; i++) {
 		struct vnm_ctl_port_stats *s = &st[i];
 		if (json) {
@@ -332,22 +332,25 @@ static int do_stats(const char *name)
 			printf(", \"rx_packets\": %llu, \"rx_bytes\": %llu, \"tx_packets\": %llu, "
 			       "\"tx_bytes\": %llu, \"drop_full\": %llu, \"drop_runt\": %llu, "
 			       "\"drop_oversize\": %llu, \"drop_self\": %llu, \"drop_bad_slot\": %llu, "
-			       "\"ring_resets\": %llu, \"fdb_moves\": %llu, \"drop_gso\": %llu}",
+			       "\"ring_resets\": %llu, \"fdb_moves\": %llu, \"drop_gso\": %llu, "
+			       "\"gso_segs\": %llu}",
 			       (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
 			       (unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes,
 			       (unsigned long long)s->drop_full, (unsigned long long)s->drop_runt,
 			       (unsigned long long)s->drop_oversize, (unsigned long long)s->drop_self,
 			       (unsigned long long)s->drop_bad_slot, (unsigned long long)s->ring_resets,
-			       (unsigned long long)s->fdb_moves, (unsigned long long)s->drop_gso);
+			       (unsigned long long)s->fdb_moves, (unsigned long long)s->drop_gso,
+			       (unsigned long long)s->gso_segs);
 		} else {
 			printf("%-20.*s %12llu %14llu %12llu %14llu %10llu %8llu %8llu %8llu %8llu "
-			       "%7llu %7llu\n",
+			       "%7llu %7llu %8llu %10llu\n",
 			       NSTR(s->name), (unsigned long long)s->rx_packets,
 			       (unsigned long long)s->rx_bytes, (unsigned long long)s->tx_packets,
 			       (unsigned long long)s->tx_bytes, (unsigned long long)s->drop_full,
 			       (unsigned long long)s->drop_runt, (unsigned long long)s->drop_oversize,
 			       (unsigned long long)s->drop_self, (unsigned long long)s->drop_bad_slot,
-			       (unsigned long long)s->ring_resets, (unsigned long long)s->fdb_moves);
+			       (unsigned long long)s->ring_resets, (unsigned long long)s->fdb_moves,
+			       (unsigned long long)s->drop_gso, (unsigned long long)s->gso_segs);
 		}
 	}
 	if (json)
