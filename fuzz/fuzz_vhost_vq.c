@@ -28,6 +28,7 @@
 #include "../daemon/vhost/vhost_msg.c"
 #include "../daemon/vhost/vhost_conn.c"
 #include "../daemon/ports/vhost_port.c"
+#include "../daemon/vhost/gso.c"
 #include "unit/fakeguest.h"
 #include "unit/vhost_stubs.h"
 

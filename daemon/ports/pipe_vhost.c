@@ -48,6 +48,7 @@
 #include "ports/pipe_vhost.h"
 #include "ports/vhost_port.h"
 #include "vale/switch.h"
+#include "vhost/gso.h"
 #include "vhost/vhost.h"
 #include "vhost/vnet.h"
 #include "vnetmap/portname.h"
@@ -70,6 +71,9 @@ struct pipe_client {
 	uint32_t fend[VNM_BATCH_MAX]; /* ring index after frame i (and dropped slots before it) */
 	uint32_t flen[VNM_BATCH_MAX];
 	int tx_touched, tx_pending, rx_armed, tx_armed;
+	/* software segmentation (gso.h): allocated at the first GSO frame */
+	uint8_t *gso_scratch;       /* VNM_GSO_SCRATCH bytes */
+	struct vnm_frame *gso_segs; /* [VNM_GSO_MAX_SEGS] */
 };
 
 struct pipe_vhost {
@@ -232,11 +236,109 @@ static void pc_rx_done(struct vnm_dport *p, unsigned n)
 
 /* ---- the switch into the pipe end's TX ring ---- */
 
+/*
+ * Copy frame f into need slots of our TX ring from tx_cur (ppos >= 0: write pval, network
+ * order, at frame offset ppos). 0, or -1: the peer handed back a bad buffer index
+ * (lib/pipe.c made it 0): nothing is published, tx_cur did not move.
+ */
+static int pc_put(struct pipe_client *pc, const struct vnm_frame *f, int32_t ppos, uint16_t pval,
+		  uint32_t bs, uint32_t need)
+{
+	struct netmap_ring *r = pc->tx;
+	uint32_t c = pc->tx_cur, fi = 0, fo = 0, done = 0;
+
+	for (uint32_t k = 0; k < need; k++) {
+		struct netmap_slot *s = &r->slot[c];
+		uint32_t b = __atomic_load_n(&s->buf_idx, __ATOMIC_RELAXED);
+		uint32_t room = f->len - done < bs ? f->len - done : bs, put = 0;
+
+		if (b < 2 || b >= pc->num_bufs)
+			return -1;
+		uint8_t *dst = (uint8_t *)buf_of(pc, b);
+		while (put < room && fi < f->nfrags) {
+			uint32_t ch = f->frag_len[fi] - fo;
+			if (ch > room - put)
+				ch = room - put;
+			memcpy(dst + put, f->frag[fi] + fo, ch);
+			put += ch;
+			fo += ch;
+			if (fo == f->frag_len[fi]) {
+				fi++;
+				fo = 0;
+			}
+		}
+		for (uint32_t q = 0; ppos >= 0 && q < 2; q++) {
+			uint32_t at = (uint32_t)ppos + q;
+			if (at >= done && at < done + put)
+				dst[at - done] = ((const uint8_t *)&pval)[q];
+		}
+		done += put;
+		__atomic_store_n(&s->len, (uint16_t)put, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->flags, (uint16_t)(k + 1 < need ? NS_MOREFRAG : 0),
+				 __ATOMIC_RELAXED);
+		c = rnext(c, pc->tx_n);
+	}
+	pc->tx_cur = c;
+	return 0;
+}
+
+/*
+ * A GSO frame (the pipe carries plain frames): cut in software, all segments or none.
+ * Returns segments put (> 0), 0: no room (nothing written), -1: dropped and counted.
+ */
+static int pc_gso(struct pipe_client *pc, const struct vnm_frame *f, uint32_t bs, uint32_t space,
+		  uint32_t *used, uint64_t *bytes)
+{
+	struct vnm_dport *p = &pc->dp;
+
+	if (!pc->gso_scratch) {
+		pc->gso_scratch = malloc(VNM_GSO_SCRATCH);
+		pc->gso_segs = malloc(VNM_GSO_MAX_SEGS * sizeof(*pc->gso_segs));
+		if (!pc->gso_scratch || !pc->gso_segs) {
+			free(pc->gso_scratch);
+			free(pc->gso_segs);
+			pc->gso_scratch = NULL;
+			pc->gso_segs = NULL;
+			p->stats.drop_gso++;
+			return -1;
+		}
+	}
+	int ns = vnm_gso_segment(f, pc->gso_segs, VNM_GSO_MAX_SEGS, pc->gso_scratch,
+				 VNM_GSO_SCRATCH);
+	if (ns < 0) {
+		p->stats.drop_gso++;
+		return -1;
+	}
+	uint32_t need = 0;
+	for (int g = 0; g < ns; g++) {
+		uint32_t k = (pc->gso_segs[g].len + bs - 1) / bs;
+		if (k > NM_MAX_FRAGS) {
+			p->stats.drop_gso++;
+			return -1;
+		}
+		need += k;
+	}
+	if (need > space)
+		return 0;
+	uint32_t c0 = pc->tx_cur;
+	for (int g = 0; g < ns; g++) {
+		const struct vnm_frame *sf = &pc->gso_segs[g];
+		if (pc_put(pc, sf, -1, 0, bs, (sf->len + bs - 1) / bs) < 0) {
+			pc->tx_cur = c0; /* none of it is published */
+			p->stats.drop_bad_slot++;
+			return -1;
+		}
+		*bytes += sf->len;
+	}
+	*used = need;
+	p->stats.gso_segs += (uint64_t)ns;
+	return ns;
+}
+
 static int pc_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const uint16_t *idx,
 		      unsigned n)
 {
 	struct pipe_client *pc = to_pc(p);
-	struct netmap_ring *r = pc->tx;
 	const uint32_t bs = pc->buf_size > 65535 ? 65535 : pc->buf_size;
 	uint32_t space = tx_space(pc);
 	uint64_t bytes = 0, pkts = 0;
@@ -256,7 +358,15 @@ static int pc_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 
 			memcpy(&h, f->vnet_hdr, sizeof(h)); /* once */
 			if (h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
-				p->stats.drop_gso++; /* no segmentation for a pipe (issue 5) */
+				uint32_t used = 0;
+				int ns = pc_gso(pc, f, bs, space, &used, &bytes);
+				if (ns == 0)
+					break; /* the switch counts the rest in drop_full */
+				if (ns > 0) {
+					space -= used;
+					pkts += (uint64_t)ns;
+					pc->tx_touched = 1;
+				}
 				continue;
 			}
 			if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
@@ -271,48 +381,11 @@ static int pc_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 		uint32_t need = f->len == 0 ? 1 : (f->len + bs - 1) / bs;
 		if (need > space || need > NM_MAX_FRAGS)
 			break; /* the switch counts the rest in drop_full */
-		uint32_t c = pc->tx_cur, fi = 0, fo = 0, done = 0;
-		int bad = 0;
-
-		for (uint32_t k = 0; k < need; k++) {
-			struct netmap_slot *s = &r->slot[c];
-			uint32_t b = __atomic_load_n(&s->buf_idx, __ATOMIC_RELAXED);
-			uint32_t room = f->len - done < bs ? f->len - done : bs, put = 0;
-
-			if (b < 2 || b >= pc->num_bufs) {
-				bad = 1; /* the peer handed back a bad buffer: lib/pipe.c made it 0 */
-				break;
-			}
-			uint8_t *dst = (uint8_t *)buf_of(pc, b);
-			while (put < room && fi < f->nfrags) {
-				uint32_t ch = f->frag_len[fi] - fo;
-				if (ch > room - put)
-					ch = room - put;
-				memcpy(dst + put, f->frag[fi] + fo, ch);
-				put += ch;
-				fo += ch;
-				if (fo == f->frag_len[fi]) {
-					fi++;
-					fo = 0;
-				}
-			}
-			for (uint32_t q = 0; ppos >= 0 && q < 2; q++) {
-				uint32_t at = (uint32_t)ppos + q;
-				if (at >= done && at < done + put)
-					dst[at - done] = ((const uint8_t *)&pval)[q];
-			}
-			done += put;
-			__atomic_store_n(&s->len, (uint16_t)put, __ATOMIC_RELAXED);
-			__atomic_store_n(&s->flags, (uint16_t)(k + 1 < need ? NS_MOREFRAG : 0),
-					 __ATOMIC_RELAXED);
-			c = rnext(c, pc->tx_n);
-		}
-		if (bad) {
+		if (pc_put(pc, f, ppos, pval, bs, need) < 0) {
 			/* a bad buffer index cannot be written: drop this frame, give the slot a chance */
 			p->stats.drop_bad_slot++;
 			continue;
 		}
-		pc->tx_cur = c;
 		space -= need;
 		pkts++;
 		bytes += f->len;
@@ -431,6 +504,8 @@ static void pc_free(struct pipe_client *pc)
 	if (!pc)
 		return;
 	vnm_port_close(pc->d);
+	free(pc->gso_scratch);
+	free(pc->gso_segs);
 	free(pc);
 }
 

@@ -29,6 +29,7 @@
 #include "ports/vhost_port.h"
 #include "registry.h"
 #include "vale/switch.h"
+#include "vhost/gso.h"
 #include "vhost/vhost_conn.h"
 
 #define RXQ 0 /* guest RX: we deliver into it */
@@ -51,6 +52,9 @@ struct vhost_port {
 	uint16_t fchain[VNM_BATCH_MAX]; /* chain index of each frame */
 	struct virtio_net_hdr_mrg hdr[VNM_BATCH_MAX];
 	struct vhost_iov iov[VHOST_IOV_MAX];
+	/* software segmentation (gso.h) for a guest without the frame's GSO feature */
+	uint8_t *gso_scratch;       /* VNM_GSO_SCRATCH bytes, at the first such frame */
+	struct vnm_frame *gso_segs; /* [VNM_GSO_MAX_SEGS] */
 };
 
 static const struct vnm_dport_ops vhost_ops;
@@ -231,6 +235,57 @@ static inline int gso_ok(uint8_t gso_type, uint64_t f)
 	return 0;
 }
 
+/*
+ * A GSO frame the guest cannot take (feature not negotiated, or no GUEST_CSUM): cut
+ * it in software and hand the segments over with a zero header (checksums complete).
+ * The guest's avail count is checked first (a segment fits one chain: mergeable
+ * buffers hold at least a 1518-byte frame, big buffers 64 KiB), so the segments go in
+ * all or none. Returns segments delivered (> 0); 0: no room (nothing consumed);
+ * -1: dropped and counted here (drop_gso).
+ */
+static int gso_deliver(struct vhost_port *vp, struct vhost_vq *vq, const struct vnm_frame *f,
+		       uint64_t *bytes)
+{
+	static const uint8_t zero[VHOST_HDR_LEN];
+	struct vnm_dport *p = &vp->dp;
+
+	if (!vp->gso_scratch) {
+		vp->gso_scratch = malloc(VNM_GSO_SCRATCH);
+		vp->gso_segs = malloc(VNM_GSO_MAX_SEGS * sizeof(*vp->gso_segs));
+		if (!vp->gso_scratch || !vp->gso_segs) {
+			free(vp->gso_scratch);
+			free(vp->gso_segs);
+			vp->gso_scratch = NULL;
+			vp->gso_segs = NULL;
+			p->stats.drop_gso++;
+			return -1;
+		}
+	}
+	int ns = vnm_gso_segment(f, vp->gso_segs, VNM_GSO_MAX_SEGS, vp->gso_scratch,
+				 VNM_GSO_SCRATCH);
+	if (ns < 0) {
+		p->stats.drop_gso++;
+		return -1;
+	}
+	int avail = vhost_vq_avail(vq);
+	if (avail < ns)
+		return 0;
+	int done = 0;
+	for (int g = 0; g < ns; g++) {
+		int ret = vhost_vq_rx(vq, zero, &vp->gso_segs[g], -1, 0);
+		if (ret < 0) {
+			/* only a guest that lied about its buffers gets here: the rest is lost */
+			p->stats.drop_bad_slot += (uint64_t)(ns - g);
+			break;
+		}
+		*bytes += vp->gso_segs[g].len;
+		done++;
+	}
+	p->stats.gso_segs += (uint64_t)done;
+	vp->rx_touched = 1;
+	return done ? done : -1;
+}
+
 static int vh_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const uint16_t *idx,
 		      unsigned n)
 {
@@ -255,16 +310,18 @@ static int vh_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 		if (unlikely(f->flags & VNM_FRAME_F_VNET)) {
 			memcpy(&h, f->vnet_hdr, sizeof(h));
 			h.num_buffers = 0;
-			if (!gso_ok(h.gso_type, vq->features)) {
-				p->stats.drop_gso++;
+			int need_csum = (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+					!(vq->features & VHOST_BIT(VIRTIO_NET_F_GUEST_CSUM));
+			if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE &&
+			    (!gso_ok(h.gso_type, vq->features) || need_csum)) {
+				int ns = gso_deliver(vp, vq, f, &bytes);
+				if (ns == 0)
+					break; /* no room: the switch counts the rest (drop_full) */
+				if (ns > 0)
+					pkts += (uint64_t)ns;
 				continue;
 			}
-			if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-			    !(vq->features & VHOST_BIT(VIRTIO_NET_F_GUEST_CSUM))) {
-				if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-					p->stats.drop_gso++;
-					continue;
-				}
+			if (need_csum) {
 				/* complete the checksum in software, in the copy */
 				ppos = (int32_t)h.csum_start + h.csum_offset;
 				pval = vnm_vnet_csum(f, h.csum_start);
@@ -426,6 +483,8 @@ void vnm_vhost_port_destroy(struct vnm_dport *p)
 	vp = to_vp(p);
 	vhost_conn_stop(&vp->conn); /* resets the device */
 	vhost_dev_reset(&vp->dev);
+	free(vp->gso_scratch);
+	free(vp->gso_segs);
 	free(vp);
 }
 

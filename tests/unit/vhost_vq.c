@@ -18,6 +18,7 @@
 #include "../../daemon/vhost/vhost_msg.c"
 #include "../../daemon/vhost/vhost_conn.c"
 #include "../../daemon/ports/vhost_port.c"
+#include "../../daemon/vhost/gso.c"
 #include "unit/fakeguest.h"
 
 #include "unit/vhost_stubs.h"
@@ -347,6 +348,8 @@ static void port_setup(uint64_t txf, uint64_t rxf)
 {
 	if (!port)
 		port = calloc(1, sizeof(*port));
+	free(port->gso_scratch);
+	free(port->gso_segs);
 	memset(port, 0, sizeof(*port));
 	port->dp.ops = &vhost_ops;
 	port->dp.sw_idx = -1;
@@ -553,6 +556,41 @@ static void test_port_rx(void)
 	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 	vh.gso_size = 1448;
 	CHECK(p->ops->deliver(p, frames, idx, 1) == 1 && p->stats.drop_gso == 1);
+	{
+		/* a real TCPv4 TSO frame (2 x 1000 + 500): cut in software, all or none */
+		static uint8_t t[54 + 2500];
+		struct virtio_net_hdr_mrg th = { VIRTIO_NET_HDR_F_NEEDS_CSUM,
+						 VIRTIO_NET_HDR_GSO_TCPV4, 54, 1000, 34, 16, 0 };
+		memset(t, 0, 54);
+		t[12] = 0x08;
+		t[14] = 0x45;
+		t[16] = (uint8_t)((sizeof(t) - 14) >> 8);
+		t[17] = (uint8_t)(sizeof(t) - 14);
+		t[23] = 6;
+		t[46] = 0x50;
+		for (unsigned i = 54; i < sizeof(t); i++)
+			t[i] = (uint8_t)i;
+		mkframe(&frames[0], t, sizeof(t), 4);
+		frames[0].flags = VNM_FRAME_F_VNET;
+		frames[0].vnet_hdr = &th;
+		uint16_t u0 = fg_used_idx(&g, 0);
+		post_rx(1, 2048);
+		post_rx(2, 2048); /* 2 buffers for 3 segments: nothing taken */
+		CHECK(p->ops->deliver(p, frames, idx, 1) == 0 && fg_used_idx(&g, 0) == u0);
+		uint8_t *b3 = post_rx(3, 2048);
+		uint64_t tx0 = p->stats.tx_packets;
+		CHECK(p->ops->deliver(p, frames, idx, 1) == 1);
+		p->ops->deliver_flush(p);
+		CHECK(fg_used_idx(&g, 0) == (uint16_t)(u0 + 3) && p->stats.gso_segs == 3);
+		CHECK(p->stats.tx_packets == tx0 + 3 && p->stats.drop_gso == 1);
+		memcpy(&h, b3, 12);
+		CHECK(h.flags == 0 && h.gso_type == 0 && h.num_buffers == 1);
+		CHECK(b3[12 + 16] == 2 && b3[12 + 17] == 28); /* last: tot_len 20 + 20 + 500 */
+		CHECK(memcmp(b3 + 12 + 54, t + 54 + 2000, 500) == 0);
+		mkframe(&frames[0], pkt, sizeof(pkt), 3);
+		frames[0].flags = VNM_FRAME_F_VNET;
+		frames[0].vnet_hdr = &vh;
+	}
 	/* to a guest with the offloads: the header passes untouched */
 	port_setup(ALL_F, ALL_F);
 	b0 = post_rx(0, 2048);
@@ -590,6 +628,8 @@ int main(void)
 	port = calloc(1, sizeof(*port));
 	test_port_tx();
 	test_port_rx();
+	free(port->gso_scratch);
+	free(port->gso_segs);
 	free(port);
 	fg_fini(&g);
 	if (fails) {
