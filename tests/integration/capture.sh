@@ -5,7 +5,8 @@
 # frames, decoded as Ethernet/IPv4/UDP with the sent addresses and ports, none
 # malformed; -c and -G stop by themselves, SIGINT writes a valid file, -s truncates,
 # --nano sets the magic; --tx on the sender, --both and the default on the receiver;
-# a port opened as given (vale0:cap/R) gets the flooded frames. Bad inputs (issue 6
+# a port opened as given (vale0:cap/R) gets the flooded frames; a pipe end with
+# --vnet-hdr 12 (pkt-gen -H 12) is stripped. Bad inputs (issue 6
 # class 23): bad options (status 2), missing port and no daemon (status 1, the
 # daemon's reason), unwritable or full -w target (status 1, no file left), stdout
 # closed early (| head -c 100: status 0), kill -9 mid-stream (daemon fds back to
@@ -183,13 +184,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 kill -INT "$RXIDLE"
 wait_pid "$RXIDLE" 5 || fail "idle receiver on vale0:b"
-# a missing port, a pipe end (not monitorable): status 1, the daemon's reason, no file
+# a missing port: status 1, the daemon's reason, no file; a pipe end has no monitor
 "$VC" --dir "$VNETMAP_DIR" capture vale0:nosuch -w "$OUT/m.pcap" >"$TMPD/e.log" 2>&1
 [ $? -eq 1 ] && grep -q '^vale-ctl capture: cannot open vale0:nosuch/rt: No such device or address$' "$TMPD/e.log" &&
 	grep -q 'no port vale0:nosuch to monitor' "$TMPD/e.log" || fail "missing port: $(cat "$TMPD/e.log")"
 no_file "$OUT/m.pcap" "missing port"
-"$VC" --dir "$VNETMAP_DIR" capture 'netmap:p{1' -w "$OUT/m.pcap" >"$TMPD/e.log" 2>&1
-[ $? -eq 1 ] && grep -q 'cannot open netmap:p{1/rt' "$TMPD/e.log" || fail "pipe monitor: $(cat "$TMPD/e.log")"
+"$VC" --dir "$VNETMAP_DIR" capture 'netmap:p{1' --rx -w "$OUT/m.pcap" >"$TMPD/e.log" 2>&1
+[ $? -eq 2 ] && grep -q 'pipe end' "$TMPD/e.log" || fail "pipe --rx: $(cat "$TMPD/e.log")"
+no_file "$OUT/m.pcap" "pipe --rx"
+"$VC" --dir "$VNETMAP_DIR" capture 'netmap:p{1/r' -w "$OUT/m.pcap" >"$TMPD/e.log" 2>&1
+[ $? -eq 1 ] && grep -q 'cannot open netmap:p{1/r' "$TMPD/e.log" || fail "pipe monitor: $(cat "$TMPD/e.log")"
 no_file "$OUT/m.pcap" "pipe monitor"
 
 # ---- 6. stdout closed early: | head -c 100 -> capture exits 0 by itself
@@ -264,6 +268,19 @@ send $N
 wait_pid "$CAP" 30 || fail "capture vale0:cap/R did not exit 0: $(cat "$TMPD/cap9.log")"
 wait_pid "$RXB" 10 || fail "receiver on vale0:b (9)"
 check_frames "$OUT/c9.pcap" $N "capture vale0:cap/R"
+
+# ---- 9b. a pipe end is opened as such; --vnet-hdr 12 strips pkt-gen -H 12's header
+bg cap9p "$VC" --dir "$VNETMAP_DIR" capture 'netmap:h}1' --vnet-hdr 12 -c $N -G 30 -w "$OUT/c9p.pcap"
+CAP=$BG_PID
+wait_until 10 started "$TMPD/cap9p.log" || fail "capture of netmap:h}1 did not start: $(cat "$TMPD/cap9p.log")"
+"$PG" -i 'netmap:h{1' -f tx -n $N -H 12 -S $SMAC -D $DMAC -s $SRC:$SPORT -d $DST:$DPORT \
+	>"$TMPD/tx9p.log" 2>&1 || fail "pkt-gen -H 12 on netmap:h{1"
+wait_pid "$CAP" 30 || fail "capture of netmap:h}1 did not exit 0: $(cat "$TMPD/cap9p.log")"
+grep -q 'virtio-net header stripped' "$TMPD/cap9p.log" || fail "no strip: $(cat "$TMPD/cap9p.log")"
+grep -q "^$N frames captured, 0 dropped (a pipe is lossless)\$" "$TMPD/cap9p.log" ||
+	fail "pipe summary: $(cat "$TMPD/cap9p.log")"
+check_frames "$OUT/c9p.pcap" $N "pipe end, --vnet-hdr 12"
+log "9. vale0:cap/R and netmap:h}1 --vnet-hdr 12: $N frames each"
 
 # ---- 10. the monitored port goes away: the capture ends by itself, status 0, file valid
 rx_b $N

@@ -101,7 +101,8 @@ static void cap_usage(FILE *f)
 		"\t--nano\t\tnanosecond timestamps (pcap magic 0xa1b23c4d)\n"
 		"\t--vnet-hdr LEN\tframes start with a LEN-byte virtio-net header to strip\n"
 		"\t\t\t(default: the port's, as set with HDR_SET)\n"
-		"PORT with a '/' flag is opened as given (vale0:x/R: a port of its own on the switch).\n",
+		"PORT with a '/' flag, or a pipe end, is opened as given (vale0:x/R: a port of its\n"
+		"own on the switch; netmap:p}1: that end of the pipe).\n",
 		PCAP_SNAPLEN_MAX);
 }
 
@@ -264,10 +265,11 @@ static int cap_spec(struct cap *c)
 		fprintf(stderr, "vale-ctl capture: bad port name '%s': %s\n", c->port, err);
 		return 1;
 	}
-	if (strchr(c->port, '/')) {
+	/* '/' flags given, or a pipe end (pipes have no monitors): the port itself */
+	if (strchr(c->port, '/') || c->pn.pipe_role) {
 		if (c->dirn_set) {
 			fprintf(stderr, "vale-ctl capture: --rx/--tx/--both with a port given with "
-					"'/' flags\n");
+					"'/' flags or a pipe end\n");
 			return 2;
 		}
 		n = snprintf(c->spec, sizeof(c->spec), "%s", c->port);
@@ -659,7 +661,10 @@ int cap_main(int argc, char **argv)
 		ret = 1;
 	}
 	if (!c->quiet) {
-		if (have_drops)
+		if (c->pn.pipe_role)
+			fprintf(stderr, "%llu frames captured, 0 dropped (a pipe is lossless)\n",
+				(unsigned long long)c->captured);
+		else if (have_drops)
 			fprintf(stderr, "%llu frames captured, %llu dropped by the monitor\n",
 				(unsigned long long)c->captured,
 				(unsigned long long)(drops1 >= drops0 ? drops1 - drops0 : drops1));
