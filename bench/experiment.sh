@@ -9,6 +9,7 @@
 #   virtio-net + vnetmap pipe         pipe       (the two ends of a pipe served as vhost-user)
 #   e1000 + TAP/bridge                tap-e1000
 #   e1000 + vnetmap VALE              vale-tap --model e1000 (QEMU TAPs on vale0 as host ports)
+#   e1000 + vnetmap VALE socket port  vale-socket --model e1000 (-netdev stream, no root needed)
 #   virtio-net + DPDK testpmd         testpmd    (vhost-user peer, io forwarding)
 #   passthrough + VALE / + pipe       bench/pt.sh (guest pkt-gen on an exported port, ivshmem)
 # Columns: iperf3 Gbps; sockperf TCP ping-pong K transactions/s; ping -f average µs; 60-byte
@@ -17,7 +18,7 @@
 # round (interleaved). A row that cannot run on this machine says n/a (reason).
 #
 # Environment: RUNS (3), SECS (seconds per test, 10), ROWS (subset of the row keys:
-#   tap vale pipe tap-e1000 vale-e1000 testpmd pt), PT_MODE (ivshmem flavour for the
+#   tap vale pipe tap-e1000 vale-e1000 sock-e1000 testpmd pt), PT_MODE (ivshmem flavour for the
 #   passthrough rows: plain or doorbell; default plain), PT_N / PT_PINGS (frames per pkt-gen
 #   tx run, 1000000; ping/pong exchanges, 10000), NO_DOCS=1 (table on stdout only),
 #   LOGS=DIR (keep every run's guest logs).
@@ -30,7 +31,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$SRC/build}
 RUNS=${RUNS:-3}
 SECS=${SECS:-10}
-ROWS=${ROWS:-tap vale pipe tap-e1000 vale-e1000 testpmd pt}
+ROWS=${ROWS:-tap vale pipe tap-e1000 vale-e1000 sock-e1000 testpmd pt}
 PT_MODE=${PT_MODE:-plain}
 PT_N=${PT_N:-1000000}
 PT_PINGS=${PT_PINGS:-10000}
@@ -105,19 +106,23 @@ BIN=$BUILD/bin
 # --- what this machine can run: probe, never assume --------------------------------------
 declare -A NA=() LABEL_FE=() LABEL_BE=() MODE=()
 LABEL_FE=([tap]=virtio-net [vale]=virtio-net [pipe]=virtio-net [tap-e1000]=e1000
-	[vale-e1000]=e1000 [testpmd]=virtio-net [pt-vale]=passthrough [pt-pipe]=passthrough)
+	[vale-e1000]=e1000 [sock-e1000]=e1000 [testpmd]=virtio-net [pt-vale]=passthrough [pt-pipe]=passthrough)
 LABEL_BE=([tap]="TAP + Linux bridge" [vale]="vnetmap VALE (vhost-user)"
 	[pipe]="vnetmap pipe (vhost-user)" [tap-e1000]="TAP + Linux bridge"
-	[vale-e1000]="vnetmap VALE (TAP host port)" [testpmd]="DPDK testpmd vhost-user (io fwd)"
+	[vale-e1000]="vnetmap VALE (TAP host port)" [sock-e1000]="vnetmap VALE (socket port, -netdev stream)"
+	[testpmd]="DPDK testpmd vhost-user (io fwd)"
 	[pt-vale]="vnetmap VALE (ivshmem)" [pt-pipe]="vnetmap pipe (ivshmem)")
-ALL_ROWS="tap vale pipe tap-e1000 vale-e1000 testpmd pt-vale pt-pipe"
+ALL_ROWS="tap vale pipe tap-e1000 vale-e1000 sock-e1000 testpmd pt-vale pt-pipe"
 command -v qemu-system-x86_64 >/dev/null || for r in $ALL_ROWS; do NA[$r]="no qemu-system-x86_64"; done
-[ -x "$BIN/vnetmapd" ] || for r in vale pipe vale-e1000 pt-vale pt-pipe; do NA[$r]="no vnetmapd built"; done
+[ -x "$BIN/vnetmapd" ] || for r in vale pipe vale-e1000 sock-e1000 pt-vale pt-pipe; do NA[$r]="no vnetmapd built"; done
 if [ -x "$BIN/vnetmapd" ] && ! "$BIN/vnetmapd" --help 2>&1 | grep -q -- 'netmap:X{N'; then
 	NA[pipe]="vnetmapd cannot serve pipe ends as vhost-user"
 fi
 if [ -x "$BIN/vale-ctl" ] && ! "$BIN/vale-ctl" --help 2>&1 | grep -q 'af_packet'; then
 	NA[vale-e1000]="vale-ctl cannot attach a host interface (no af_packet in vale-ctl --help)"
+fi
+if [ -x "$BIN/vale-ctl" ] && ! "$BIN/vale-ctl" --help 2>&1 | grep -q -- '--stream'; then
+	NA[sock-e1000]="vale-ctl has no socket ports (--stream)"
 fi
 if [ -x "$BIN/vale-ctl" ] && ! "$BIN/vale-ctl" --help 2>&1 | grep -q -- '--passthrough'; then
 	NA[pt-vale]="vale-ctl has no --passthrough"; NA[pt-pipe]=${NA[pt-vale]}
@@ -133,8 +138,8 @@ PAIRS=() PT=0
 for r in $ROWS; do
 	case $r in
 	pt) PT=1 ;;
-	tap|vale|pipe|tap-e1000|vale-e1000|testpmd) PAIRS+=("$r") ;;
-	*) say "unknown row $r (rows: tap vale pipe tap-e1000 vale-e1000 testpmd pt)"; exit 2 ;;
+	tap|vale|pipe|tap-e1000|vale-e1000|sock-e1000|testpmd) PAIRS+=("$r") ;;
+	*) say "unknown row $r (rows: tap vale pipe tap-e1000 vale-e1000 sock-e1000 testpmd pt)"; exit 2 ;;
 	esac
 done
 RUNNABLE=()
@@ -173,6 +178,7 @@ for run in $(seq "$RUNS"); do
 		args=("$r")
 		case $r in
 		vale-e1000) args=(vale-tap --model e1000) ;;
+		sock-e1000) args=(vale-socket --model e1000) ;;
 		esac
 		out=()
 		[ -n "${LOGS:-}" ] && out=(--out "$LOGS/$r-$run")

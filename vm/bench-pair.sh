@@ -16,6 +16,9 @@
 #                as vhost-user by vnetmapd from --tools (QEMU the socket server)
 #   vale-tap     QEMU TAP back-end (vhost=off; --model e1000 for the e1000 row) with each TAP
 #                attached to vnetmapd's vale0 as a host port (vale-ctl -a vale0:TAP, af_packet)
+#   vale-socket  QEMU -netdev stream (no root, no vhost-user; --model e1000 for the e1000 row):
+#                each QEMU listens, vnetmapd's socket ports connect (vale-ctl -n X --stream
+#                PATH) and are attached to vale0
 #   vhost-user SOCK_A SOCK_B [--server]
 #                virtio-net on two vhost-user sockets someone else serves (vnetmapd);
 #                with --server QEMU listens (the vnetmapd default: start the guests, then
@@ -140,6 +143,18 @@ vale-tap)
 	HELPER_PID=$!
 	NIC_A=(--tap "$TA" --model "$MODEL")
 	NIC_B=(--tap "$TB" --model "$MODEL") ;;
+vale-socket)
+	VNMD=${TOOLS:-$HERE/../build/bin}/vnetmapd
+	VCTL=${TOOLS:-$HERE/../build/bin}/vale-ctl
+	[ -x "$VNMD" ] && [ -x "$VCTL" ] || { echo "bench-pair: no $VNMD or $VCTL" >&2; exit 77; }
+	"$VCTL" --help 2>&1 | grep -q -- '--stream' ||
+		{ echo "bench-pair: this vale-ctl has no socket ports (--stream)" >&2; exit 77; }
+	SA=$VM_TMP/a.sock SB=$VM_TMP/b.sock
+	mkdir -p "$VM_TMP/run"
+	"$VNMD" --dir "$VM_TMP/run" </dev/null >"$VM_TMP/vnetmapd.log" 2>&1 &
+	HELPER_PID=$!
+	NIC_A=(--stream "$SA" --server --model "$MODEL")
+	NIC_B=(--stream "$SB" --server --model "$MODEL") ;;
 vhost-user)
 	NIC_A=(--vhost-user "$SOCK_A" $SERVER)
 	NIC_B=(--vhost-user "$SOCK_B" $SERVER) ;;
@@ -172,6 +187,16 @@ if [ "$MODE" = vale-tap ]; then
 		for _ in $(seq 50); do [ -S "$VM_TMP/run/vnetmapd.sock" ] && break; sleep 0.1; done
 		"$VCTL" --dir "$VM_TMP/run" -a "vale0:$t" >>"$VM_TMP/vnetmapd.log" 2>&1 ||
 			echo "bench-pair: vale-ctl -a vale0:$t failed" >&2
+	done
+fi
+if [ "$MODE" = vale-socket ]; then
+	# QEMU listens (QEMU 7.2's stream netdev cannot reconnect); vnetmapd connects
+	for _ in $(seq 100); do [ -S "$SA" ] && [ -S "$SB" ] && break; sleep 0.1; done
+	for _ in $(seq 50); do [ -S "$VM_TMP/run/vnetmapd.sock" ] && break; sleep 0.1; done
+	for p in a b; do
+		{ "$VCTL" --dir "$VM_TMP/run" -n "$p" --stream "$VM_TMP/$p.sock" &&
+			"$VCTL" --dir "$VM_TMP/run" -a "vale0:$p"; } >>"$VM_TMP/vnetmapd.log" 2>&1 ||
+			echo "bench-pair: socket port $p failed" >&2
 	done
 fi
 if [ "$MODE" = testpmd ] && [ -n "$SERVER" ]; then
