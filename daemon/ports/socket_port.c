@@ -107,6 +107,8 @@ struct sock_port {
 	uint8_t *scratch;         /* VNM_GSO_SCRATCH: segments / checksummed copy */
 	struct vnm_frame *segs;   /* [VNM_GSO_MAX_SEGS] */
 	uint8_t lenhdr[VNM_GSO_MAX_SEGS][4];
+	uint32_t cend[VNM_GSO_MAX_SEGS]; /* stream batch: byte offset where frame k ends */
+	uint16_t fend[VNM_GSO_MAX_SEGS]; /* stream batch: iov index after frame k */
 	struct iovec iov[SP_IOV];
 };
 
@@ -444,6 +446,88 @@ static int sp_send_stream(struct sock_port *sp, const struct vnm_frame *segs, un
 	return 2;
 }
 
+/*
+ * Stream: the plain frames idx[i..n) in one sendmsg (as many as the iovec and the length
+ * headers allow), so a batch costs one system call, not one per frame. Returns how many
+ * were taken: sent whole, the last one possibly cut with its remainder kept in pend (the
+ * frames after a cut one are not taken). *stop: deliver must stop (socket full, a cut
+ * frame, the connection gone). 0 with *stop 0: frame i is not a plain frame of a valid
+ * length: the caller sends it alone.
+ */
+static unsigned sp_stream_batch(struct sock_port *sp, const struct vnm_frame *frames,
+				const uint16_t *idx, unsigned i, unsigned n, int *stop)
+{
+	unsigned k = 0, niov = 0, first = 0;
+	size_t total = 0, done = 0;
+
+	*stop = 0;
+	while (i + k < n && k < VNM_GSO_MAX_SEGS) {
+		const struct vnm_frame *f = &frames[idx[i + k]];
+		if ((f->flags & VNM_FRAME_F_VNET) || f->len < SP_FRAME_MIN ||
+		    f->len > SP_FRAME_MAX || niov + 1 + f->nfrags > SP_IOV)
+			break;
+		sp->lenhdr[k][0] = 0;
+		sp->lenhdr[k][1] = (uint8_t)(f->len >> 16);
+		sp->lenhdr[k][2] = (uint8_t)(f->len >> 8);
+		sp->lenhdr[k][3] = (uint8_t)f->len;
+		sp->iov[niov].iov_base = sp->lenhdr[k];
+		sp->iov[niov++].iov_len = 4;
+		for (unsigned q = 0; q < f->nfrags; q++) {
+			sp->iov[niov].iov_base = (void *)f->frag[q];
+			sp->iov[niov++].iov_len = f->frag_len[q];
+		}
+		total += 4 + f->len;
+		sp->cend[k] = (uint32_t)total;
+		sp->fend[k] = (uint16_t)niov;
+		k++;
+	}
+	if (k == 0)
+		return 0;
+	while (first < niov) {
+		struct msghdr mh;
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = sp->iov + first;
+		mh.msg_iovlen = niov - first;
+		ssize_t w = sendmsg(sp->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			*stop = 1;
+			if (errno == EAGAIN || errno == ENOBUFS)
+				break;
+			sp_gone(sp, strerror(errno));
+			unsigned t = 0; /* frames sent whole; a cut one is lost with the connection */
+			while (t < k && sp->cend[t] <= done)
+				t++;
+			return t;
+		}
+		done += (size_t)w;
+		while (first < niov && (size_t)w >= sp->iov[first].iov_len) {
+			w -= (ssize_t)sp->iov[first].iov_len;
+			first++;
+		}
+		if (first < niov && w) {
+			sp->iov[first].iov_base = (uint8_t *)sp->iov[first].iov_base + w;
+			sp->iov[first].iov_len -= (size_t)w;
+		}
+	}
+	if (first == niov)
+		return k;
+	*stop = 1;
+	unsigned t = 0;
+	while (t < k && sp->cend[t] <= done)
+		t++;
+	if (done == (t ? sp->cend[t - 1] : 0))
+		return t; /* frame t not started: it and the rest are not taken */
+	/* frame t cut: its remainder (only) goes out before anything else */
+	sp->poff = sp->plen = 0;
+	for (; first < sp->fend[t]; first++) {
+		memcpy(sp->pend + sp->plen, sp->iov[first].iov_base, sp->iov[first].iov_len);
+		sp->plen += (uint32_t)sp->iov[first].iov_len;
+	}
+	return t + 1;
+}
+
 static int sp_send_dgram(struct sock_port *sp, const struct vnm_frame *segs, unsigned ns)
 {
 	for (unsigned s = 0; s < ns; s++) {
@@ -497,6 +581,21 @@ static int sp_deliver(struct vnm_dport *p, const struct vnm_frame *frames, const
 		const struct vnm_frame *segs = f;
 		int ns = 1, r;
 
+		if (is_stream(sp) && likely(!(f->flags & VNM_FRAME_F_VNET))) {
+			int stop;
+			unsigned t = sp_stream_batch(sp, frames, idx, i, n, &stop);
+			for (unsigned q = 0; q < t; q++)
+				bytes += frames[idx[i + q]].len;
+			pkts += t;
+			if (stop || t) {
+				i += t;
+				if (stop)
+					break; /* the rest: drop_full */
+				i--;
+				continue;
+			}
+			/* not a plain frame of a valid length: alone, below (counted there) */
+		}
 		if (unlikely(f->flags & VNM_FRAME_F_VNET)) {
 			ns = sp_offload(sp, f);
 			if (ns <= 0) {
