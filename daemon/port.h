@@ -38,8 +38,8 @@ struct vnm_frame {
  * daemon/vhost/vhost.h, 12 bytes, validated by the source port): a partial checksum
  * (NEEDS_CSUM) and/or GSO. The header is NOT part of frag[]/len, which hold the
  * Ethernet frame only. A destination without a header (vnet_hdr_len 0) completes
- * the checksum or drops a GSO frame (counted in drop_gso); a virtio destination
- * passes the header on. Frames with no offload never set the flag.
+ * the checksum or segments a GSO frame in software (vhost/gso.h; gso_segs, or
+ * drop_gso when refused); a virtio destination passes the header on. Frames with no offload never set the flag.
  */
 #define VNM_FRAME_F_VNET 0x1
 

@@ -16,6 +16,20 @@
  *     completed first; IPv6 UFO gets a fragment header.
  *   GSO_NONE with NEEDS_CSUM: one frame, checksum completed.
  * The caller's deliver must take all segments of a frame or none (use the count first).
+ *
+ * Details of the implementation (gso.c):
+ *   - the header's hdr_len is a hint: it must lie inside the frame, the real header
+ *     length is parsed; with NEEDS_CSUM, csum_start/csum_offset must name the L4
+ *     checksum exactly; every checksum is recomputed from zero (the peer's partial
+ *     pseudo-header sum is not used for GSO frames);
+ *   - one 802.1Q tag (0x8100) is carried into every segment; IPv4 options are copied into
+ *     every TCP segment; IP total length shorter than the frame: the trailing bytes
+ *     (padding) are dropped; IPv6 extension headers and UFO with IPv4 options:
+ *     -EPROTONOSUPPORT;
+ *   - UFO: gso_size is the IP payload per fragment, rounded down to a multiple of 8
+ *     (Linux's meaning); a datagram that fits is one frame, not a fragment; DF is
+ *     cleared; IPv6 fragment ids come from a process-wide counter;
+ *   - GSO_NONE without NEEDS_CSUM (or a frame without VNM_FRAME_F_VNET): one plain copy.
  */
 #ifndef VNM_DAEMON_GSO_H
 #define VNM_DAEMON_GSO_H
