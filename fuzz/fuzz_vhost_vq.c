@@ -110,7 +110,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t num = 1u << (g8(&in) % 9); /* 1..256 */
 	uint64_t feat = (VHOST_NET_FEATURES & ~VHOST_BIT(VHOST_USER_F_PROTOCOL_FEATURES)) &
 			~((uint64_t)g32(&in) << 1 & 0x7ffe) & ~((uint64_t)(g8(&in) & 7) << 27);
+	/* the segmentation buffers (allocated at the first GSO frame) live across inputs */
+	uint8_t *gso_scratch = port->gso_scratch;
+	struct vnm_frame *gso_segs = port->gso_segs;
 	memset(port, 0, sizeof(*port));
+	port->gso_scratch = gso_scratch;
+	port->gso_segs = gso_segs;
 	port->dp.ops = &vhost_ops;
 	port->dp.sw_idx = -1;
 	vhost_dev_init(&port->dev, &vp_dev_ops, port);
