@@ -449,6 +449,63 @@ static int32_t name_req(int s, uint16_t type, const char *name)
 			     st_ < 0 && st_ != INT32_MIN ? (char *)rbuf.b + sizeof(rbuf.h) : ""); \
 	} while (0)
 
+/*
+ * HDR_SET / HDR_GET (netmap's NETMAP_REQ_PORT_HDR_SET): an unterminated name, pad not 0,
+ * a short payload, a length other than 0/10/12, a missing port, a port that is not a
+ * netmap client's (vhost-user): each refused with its errno, the connection usable.
+ */
+static void hdr_checks(int s)
+{
+	struct vnm_ctl_hdr_req q;
+	struct vnm_ctl_vhost_req v;
+	int c = -1;
+
+	memset(&q, 'a', sizeof(q.name));
+	q.hdr_len = 12;
+	q.pad = 0;
+	expect(s, "HDR_SET unterminated name", mkreq(VNM_CTL_HDR_SET, &q, sizeof(q)), NULL, 0,
+	       VNM_CTL_HDR_SET, -EINVAL);
+	expect(s, "HDR_GET unterminated name", mkreq(VNM_CTL_HDR_GET, &q, sizeof(q)), NULL, 0,
+	       VNM_CTL_HDR_GET, -EINVAL);
+	memset(&q, 0, sizeof(q));
+	snprintf(q.name, sizeof(q.name), "vale3:h");
+	q.hdr_len = 12;
+	expect(s, "HDR_SET short payload", mkreq(VNM_CTL_HDR_SET, &q, sizeof(q) - 4), NULL, 0,
+	       VNM_CTL_HDR_SET, -EINVAL);
+	expect(s, "HDR_SET missing port", mkreq(VNM_CTL_HDR_SET, &q, sizeof(q)), NULL, 0,
+	       VNM_CTL_HDR_SET, -ENXIO);
+	WANT(open_on(&c, "vale3:h"), 0, "vale3:h for HDR_SET");
+	q.pad = 1;
+	expect(s, "HDR_SET pad 1", mkreq(VNM_CTL_HDR_SET, &q, sizeof(q)), NULL, 0, VNM_CTL_HDR_SET,
+	       -EINVAL);
+	q.pad = 0;
+	q.hdr_len = 11;
+	expect(s, "HDR_SET 11", mkreq(VNM_CTL_HDR_SET, &q, sizeof(q)), NULL, 0, VNM_CTL_HDR_SET,
+	       -EINVAL);
+	q.hdr_len = 0xffffffffu;
+	expect(s, "HDR_SET 0xffffffff", mkreq(VNM_CTL_HDR_SET, &q, sizeof(q)), NULL, 0,
+	       VNM_CTL_HDR_SET, -EINVAL);
+	q.hdr_len = 12;
+	expect(s, "HDR_SET 12", mkreq(VNM_CTL_HDR_SET, &q, sizeof(q)), NULL, 0, VNM_CTL_HDR_SET, 0);
+	expect(s, "HDR_GET", mkreq(VNM_CTL_HDR_GET, &q, sizeof(q)), NULL, 0, VNM_CTL_HDR_GET, 0);
+	if (rbuf.h.status == 0 && (rbuf.h.len != sizeof(struct vnm_ctl_hdr_req) ||
+				   ((struct vnm_ctl_hdr_req *)(rbuf.b + sizeof(rbuf.h)))->hdr_len != 12))
+		fail("HDR_GET reply: len %u", rbuf.h.len);
+	if (c >= 0)
+		close(c);
+	/* a vhost-user port (client mode: nothing listens, nothing is created) */
+	memset(&v, 0, sizeof(v));
+	snprintf(v.name, sizeof(v.name), "hv");
+	snprintf(v.path, sizeof(v.path), "/nonexistent/vnm-ctl-proto.sock");
+	expect(s, "VHOST hv", mkreq(VNM_CTL_VHOST, &v, sizeof(v)), NULL, 0, VNM_CTL_VHOST, 0);
+	WANT(name_req(s, VNM_CTL_ATTACH, "vale3:hv"), 0, "ATTACH vale3:hv");
+	snprintf(q.name, sizeof(q.name), "vale3:hv");
+	expect(s, "HDR_SET on a vhost-user port", mkreq(VNM_CTL_HDR_SET, &q, sizeof(q)), NULL, 0,
+	       VNM_CTL_HDR_SET, -EOPNOTSUPP);
+	WANT(name_req(s, VNM_CTL_DETACH, "vale3:hv"), 0, "DETACH vale3:hv");
+	WANT(name_req(s, VNM_CTL_REMOVE, "hv"), 0, "REMOVE hv");
+}
+
 /* Binding rules: ring pairs, /R /T, /x, pipes, persistent ports. */
 static void semantics_checks(int s)
 {
@@ -509,6 +566,7 @@ static void semantics_checks(int s)
 	for (int i = 0; i < 6; i++)
 		if (c[i] >= 0)
 			close(c[i]);
+	hdr_checks(s);
 }
 
 /* Random garbage, half of it behind a plausible header: every message gets a reply. */
