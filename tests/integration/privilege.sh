@@ -15,8 +15,8 @@
 #      go to /dev/shm/vnetmap-UID-*, which is 0700 with 0600 files (when /tmp is not tmpfs).
 #   5. vnetmapd --group G (a throwaway group vnmgPID with a throwaway member vnmuPID,
 #      deleted at exit; skipped without useradd): runtime dir, region dir 0750, socket,
-#      region files, the ivshmem doorbell socket and a vhost-user listening socket
-#      0660, all of group G. The member (a supplementary group: SO_PEERGROUPS) lists,
+#      region files, the ivshmem doorbell socket, a vhost-user listening socket and a
+#      socket port's listening and dgram sockets 0660, all of group G. The member (a supplementary group: SO_PEERGROUPS) lists,
 #      opens ports and sends (its pkt-gen maps the region), and reads a region file by
 #      path (what a QEMU of the group does for passthrough); a process whose primary
 #      group is G may connect; nobody cannot list, connect, open or map, and with the
@@ -158,8 +158,16 @@ gl() { "$BIN/vale-ctl" --dir "$GRUN" -l 2>/dev/null | grep -q "^$1 "; }
 wait_until 10 gl vale0:b || fail "vale0:b not up on the --group daemon"
 "$BIN/vale-ctl" --dir "$GRUN" --passthrough vale0:g1 --doorbell >"$TMPD/pt.out" 2>&1 ||
 	fail "passthrough export: $(cat "$TMPD/pt.out")"
+# socket ports (QEMU -netdev stream/dgram framing): a listening and a dgram socket
+SSS=$TMPD/ss$$.sock SDS=$TMPD/sd$$.sock
+"$BIN/vale-ctl" --dir "$GRUN" -n ss --stream "$SSS" --server >"$TMPD/ss.out" 2>&1 ||
+	fail "socket port (stream server): $(cat "$TMPD/ss.out")"
+"$BIN/vale-ctl" --dir "$GRUN" -n sd --dgram "$SDS" --peer "$TMPD/nopeer$$.sock" >"$TMPD/sd.out" 2>&1 ||
+	fail "socket port (dgram): $(cat "$TMPD/sd.out")"
 GMEM=$GRUN/mem
 modes() { stat -c '%a %G' "$1"; }
+[ "$(modes "$SSS")" = "660 $GRP" ] || fail "--group stream socket port: $(modes "$SSS")"
+[ "$(modes "$SDS")" = "660 $GRP" ] || fail "--group dgram socket port: $(modes "$SDS")"
 [ "$(modes "$GRUN")" = "750 $GRP" ] || fail "--group runtime dir: $(modes "$GRUN")"
 [ "$(modes "$GRUN/vnetmapd.sock")" = "660 $GRP" ] || fail "--group socket: $(modes "$GRUN/vnetmapd.sock")"
 [ "$(modes "$GMEM")" = "750 $GRP" ] || fail "--group region dir: $(modes "$GMEM")"
@@ -171,7 +179,7 @@ mapfile -t gsocks < <(find "$GMEM" -type s)
 for f in "${gfiles[@]}" "${gsocks[@]}"; do
 	[ "$(modes "$f")" = "660 $GRP" ] || fail "--group $(basename "$f"): $(modes "$f")"
 done
-log "--group $GRP ($gid): dirs 0750, socket, vhost-user socket, doorbell socket, ${#gfiles[@]} region files 0660"
+log "--group $GRP ($gid): dirs 0750, socket, vhost-user socket, doorbell socket, socket-port sockets, ${#gfiles[@]} region files 0660"
 
 # the member: list, open a port and send through it (its pkt-gen maps the region)
 out=$(as_member "$PUB/vale-ctl" --dir "$GRUN" -l 2>&1) || fail "member $MEMBER cannot list: $out"
@@ -209,6 +217,7 @@ VNM_PIDS=()
 [ $st -eq 0 ] || fail "the --group daemon exited with status $st on SIGTERM"
 [ -e "$GRUN/vnetmapd.sock" ] && fail "--group socket left after exit"
 [ -e "$VHS" ] && fail "--group vhost-user socket left after exit"
+[ -e "$SSS" ] || [ -e "$SDS" ] && fail "--group socket port sockets left after exit"
 echo "privilege: $OTHER (uid $ouid) could not list, connect, open or map anything of the daemon's"
 echo "privilege: --group $GRP: member $MEMBER listed, opened a port, sent and mapped; $OTHER could not"
 exit 0
