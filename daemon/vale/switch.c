@@ -65,6 +65,8 @@ struct vnm_switch {
 	int pending; /* control-plane callers waiting for the lock (atomic) */
 	int stop;    /* atomic */
 	unsigned spin_us;
+	uint32_t flags;      /* VNM_SWITCH_F_*, fixed at creation */
+	int retry;           /* switch thread: a hub source kept frames; sleep 1 ms at most */
 
 	/* under lock */
 	int *wfd;            /* watched kick fds: an event is drained only if still listed */
@@ -296,6 +298,49 @@ static unsigned forward_batch(struct vnm_switch *sw, struct vnm_dport *p, unsign
 	return handled;
 }
 
+/*
+ * Hub mode (VNM_SWITCH_F_HUB): no FDB; frames go to every other port (one, attach
+ * refuses a third). Returns how many frames were handled: for a lossless source,
+ * up to the first frame the destination did not take (the rest stays in its ring).
+ */
+static unsigned forward_hub(struct vnm_switch *sw, struct vnm_dport *p, unsigned s, unsigned n)
+{
+	const int lossless = !!(p->flags & VNM_PI_LOSSLESS);
+	uint16_t *l = sw->dlist[s]; /* the source's own list is unused this round: scratch */
+	unsigned cnt = 0, handled = n, runt = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (unlikely(sw->frames[i].len < 14 || sw->frames[i].frag_len[0] < 12))
+			continue; /* counted below, up to the cut */
+		l[cnt++] = (uint16_t)i;
+	}
+	for (unsigned li = 0; li < sw->nports; li++) {
+		unsigned d = sw->list[li];
+		struct vnm_dport *q = sw->port[d];
+		if (d == s)
+			continue;
+		int taken = cnt ? q->ops->deliver(q, sw->frames, l, cnt) : 0;
+		if (taken < 0)
+			taken = 0;
+		if (unlikely(sw->nmon[d]) && taken > 0)
+			mon_rx(sw, d, sw->frames, l, (unsigned)taken);
+		if ((unsigned)taken < cnt) {
+			if (lossless) {
+				handled = l[taken];
+				sw->retry = 1;
+			} else {
+				q->stats.drop_full += cnt - (unsigned)taken;
+			}
+		}
+		sw->touched[d] = 1;
+	}
+	for (unsigned i = 0; i < handled; i++)
+		if (sw->frames[i].len < 14 || sw->frames[i].frag_len[0] < 12)
+			runt++;
+	p->stats.drop_runt += runt;
+	return handled;
+}
+
 /* One round over all ports. Returns 1 if any frame was handled. */
 static int sw_round(struct vnm_switch *sw)
 {
@@ -303,6 +348,7 @@ static int sw_round(struct vnm_switch *sw)
 	unsigned np = sw->nports, li;
 	int progress = 0;
 
+	sw->retry = 0;
 	/* start one port further every round: no port always gets destination room first */
 	if (++sw->rr_start >= np)
 		sw->rr_start = 0;
@@ -314,7 +360,9 @@ static int sw_round(struct vnm_switch *sw)
 
 		if (n <= 0)
 			continue;
-		unsigned handled = forward_batch(sw, p, s, (unsigned)n, tnow);
+		unsigned handled = (sw->flags & VNM_SWITCH_F_HUB)
+					   ? forward_hub(sw, p, s, (unsigned)n)
+					   : forward_batch(sw, p, s, (unsigned)n, tnow);
 		if (unlikely(sw->nmon[s]) && handled)
 			mon_tx(sw, p, s, handled); /* frames stay valid until rx_done */
 		p->ops->rx_done(p, handled);
@@ -394,7 +442,8 @@ static void *sw_thread(void *arg)
 		}
 		if (!work && !__atomic_load_n(&sw->pending, __ATOMIC_RELAXED)) {
 			pthread_mutex_unlock(&sw->lock);
-			int nev = epoll_wait(sw->epfd, ev, 32, -1);
+			/* a hub source kept frames the other port refused (ENOBUFS): retry soon */
+			int nev = epoll_wait(sw->epfd, ev, 32, sw->retry ? 1 : -1);
 			pthread_mutex_lock(&sw->lock);
 			for (int e = 0; e < nev; e++)
 				drain_fd(sw, ev[e].data.fd);
@@ -413,16 +462,22 @@ static void *sw_thread(void *arg)
 
 int vnm_switch_create(const char *name, struct vnm_switch **out)
 {
+	return vnm_switch_create2(name, 0, out);
+}
+
+int vnm_switch_create2(const char *name, uint32_t flags, struct vnm_switch **out)
+{
 	struct vnm_switch *sw;
 	size_t nl = name ? strlen(name) : 0;
 	int err;
 
-	if (nl == 0 || nl >= VNM_NAME_MAX)
+	if (nl == 0 || nl >= VNM_NAME_MAX || (flags & ~(uint32_t)VNM_SWITCH_F_HUB))
 		return -EINVAL;
 	if (posix_memalign((void **)&sw, 64, sizeof(*sw)))
 		return -ENOMEM;
 	memset(sw, 0, sizeof(*sw));
 	memcpy(sw->name, name, nl + 1);
+	sw->flags = flags;
 	vnm_fdb_init(&sw->fdb);
 	sw->epfd = sw->evfd = -1;
 	sw->spin_us = 20;
@@ -533,7 +588,7 @@ int vnm_switch_attach(struct vnm_switch *sw, struct vnm_dport *p)
 		if (idx < 0 && sw->port[i] == NULL)
 			idx = (int)i;
 	}
-	if (idx < 0) {
+	if (idx < 0 || ((sw->flags & VNM_SWITCH_F_HUB) && sw->nports >= 2)) {
 		ctl_unlock(sw);
 		return -ENOSPC;
 	}

@@ -21,6 +21,16 @@ struct vnm_switch;
 
 /* Create the switch and start its thread. 0 or -errno. */
 int vnm_switch_create(const char *name, struct vnm_switch **out);
+/*
+ * The same with flags (additive). VNM_SWITCH_F_HUB: two ports at most, no learning,
+ * every frame to the other port (a netmap:IFNAME binding: the program's port and the
+ * interface's). A source with VNM_PI_LOSSLESS keeps in its ring the frames the other
+ * port did not take (netmap's NIC semantics: a TX slot is released once sent) and the
+ * switch retries them after 1 ms at most; other sources' untaken frames are dropped
+ * and counted (drop_full), as a NIC drops on a full RX ring. attach: -ENOSPC past 2.
+ */
+#define VNM_SWITCH_F_HUB 0x1
+int vnm_switch_create2(const char *name, uint32_t flags, struct vnm_switch **out);
 /* Stop the thread and free (ports must have been detached). */
 void vnm_switch_destroy(struct vnm_switch *sw);
 const char *vnm_switch_name(const struct vnm_switch *sw);
