@@ -61,6 +61,8 @@ struct vnm_vport {
 	int zend_built;
 	struct vnm_mon *zmon;  /* the /z monitor bound now (one per port) */
 	int sock;              /* a socket port: dp is ports/socket_port.c's, no region */
+	struct vnm_dport *nif; /* netmap:IF: the interface's port on this port's hub switch */
+	int nif_xdp;           /* nif is AF_XDP's (ports/hostport.h), else af_packet's */
 };
 
 /*
@@ -110,7 +112,15 @@ static struct sw_ent *sw_find(const char *name)
 	return NULL;
 }
 
+static int sw_get2(const char *name, uint32_t swflags, struct sw_ent **out, struct vnm_err *err);
+
 static int sw_get(const char *name, struct sw_ent **out, struct vnm_err *err)
+{
+	return sw_get2(name, 0, out, err);
+}
+
+/* swflags VNM_SWITCH_F_* apply when the switch is created here. */
+static int sw_get2(const char *name, uint32_t swflags, struct sw_ent **out, struct vnm_err *err)
 {
 	struct sw_ent *s = sw_find(name);
 	int i, ret;
@@ -125,7 +135,7 @@ static int sw_get(const char *name, struct sw_ent **out, struct vnm_err *err)
 	if (i == VNM_SWITCH_MAX)
 		return vnm_err_set(err, -ENOSPC, "too many VALE switches (%d)", VNM_SWITCH_MAX);
 	s = &switches[i];
-	ret = vnm_switch_create(name, &s->sw);
+	ret = vnm_switch_create2(name, swflags, &s->sw);
 	if (ret < 0) {
 		s->sw = NULL;
 		return vnm_err_set(err, ret, "cannot create switch %s: %s", name, strerror(-ret));
@@ -177,7 +187,9 @@ static struct vnm_vport *vport_find_pers(const char *name)
 static int vport_attach(struct vnm_vport *vp, struct sw_ent *s, struct vnm_err *err)
 {
 	char full[VNM_NAME_MAX] = ""; /* copied whole into names clients read: no stack bytes */
-	int n = snprintf(full, sizeof(full), "%s:%s", s->name, vp->name);
+	/* netmap:IF's port is named after its hub switch, "netmap:IF" */
+	int n = vp->nif ? snprintf(full, sizeof(full), "%s", s->name)
+			: snprintf(full, sizeof(full), "%s:%s", s->name, vp->name);
 	int ret;
 
 	if (n < 0 || (size_t)n >= sizeof(full))
@@ -584,6 +596,143 @@ fail:
 	return ret;
 }
 
+/* ---- netmap:IFNAME: a program on a Linux interface ---- */
+
+/*
+ * netmap:IF binds the client to an ephemeral VALE port ("netmap:IF", lossless: TX slots
+ * wait until the interface takes them) on a hidden two-port hub switch named "netmap:IF"
+ * whose other port is the interface: AF_XDP (copy mode, XDP program on queue 0) when
+ * that works, else af_packet. One binding per interface (EBUSY); the port, the switch
+ * and the interface's socket go when the client closes. One tx and one rx ring.
+ */
+static void nif_if_close(struct sw_ent *s, struct vnm_dport *ifdp, int xdp)
+{
+	vnm_switch_detach(s->sw, ifdp);
+	if (xdp) {
+		vnm_xdp_port_detached(ifdp);
+		vnm_xdp_port_destroy(ifdp);
+	} else {
+		vnm_afp_port_detached(ifdp);
+		vnm_afp_port_destroy(ifdp);
+	}
+	s->nports--;
+	sw_put(s);
+}
+
+static void nif_free(struct vnm_vport *vp)
+{
+	struct sw_ent *s = vp->sw;
+	struct vnm_dport *ifdp = vp->nif;
+	int xdp = vp->nif_xdp;
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s", s ? s->name : "netmap:?");
+	vport_free(vp); /* detaches; the switch stays: the interface is still on it */
+	if (s)
+		nif_if_close(s, ifdp, xdp);
+	vnm_log(VNM_LOG_INFO, "%s closed", name);
+}
+
+static int nif_open(const struct vnm_portname *pn, struct vnm_binding *b,
+		    struct vnm_ctl_open_rep *rep, int fds[3], struct vnm_err *err)
+{
+	const char *ifn = pn->port;
+	struct vnm_portname vpn = *pn;
+	struct vnm_vport *vp = NULL, *hp;
+	struct vnm_dport *ifdp = NULL;
+	struct sw_ent *s = NULL;
+	struct vnm_geom g;
+	char path[96], msg[200], xmsg[200] = "";
+	int ret, xdp = 0;
+
+	if (pn->nr_mode == NR_REG_SW || pn->nr_mode == NR_REG_NIC_SW ||
+	    pn->nr_mode == NR_REG_ONE_SW || pn->host_rings)
+		return vnm_err_set(err, -EOPNOTSUPP,
+				   "%s: host rings ('^', '*', host-rings) need netmap's kernel "
+				   "module; to reach the host stack attach a TAP: vale-ctl -h "
+				   "valeX:TAPNAME", pn->base);
+	if (strlen(ifn) >= 16)
+		return vnm_err_set(err, -EINVAL, "bad interface name \"%.64s\"", ifn);
+	snprintf(path, sizeof(path), "/sys/class/net/%s", ifn);
+	if (access(path, F_OK) != 0)
+		return vnm_err_set(err, -ENXIO,
+				   "%s: no interface %s (served: valeX:Y, netmap:X{N / X}N pipes, "
+				   "netmap:IFNAME)", pn->base, ifn);
+	hp = vport_find_pers(ifn);
+	if (hp && hp->host && hp->sw)
+		return vnm_err_set(err, -EBUSY,
+				   "%s is attached to VALE switch %s: detach it first (vale-ctl -d "
+				   "%s:%s)", ifn, hp->sw->name, hp->sw->name, ifn);
+	if (sw_find(pn->base))
+		return vnm_err_set(err, -EBUSY,
+				   "%s is bound by another program (one binding per interface)",
+				   pn->base);
+	if (pn->tx_rings > 1 || pn->rx_rings > 1)
+		return vnm_err_set(err, -EINVAL, "%s has 1 tx and 1 rx ring", pn->base);
+	ret = geom_from_pn(pn, &g, err);
+	if (ret < 0)
+		return ret;
+	ret = sw_get2(pn->base, VNM_SWITCH_F_HUB, &s, err);
+	if (ret < 0)
+		return ret;
+	if (!getenv("VNM_NO_XDP")) {
+		ifdp = vnm_xdp_port_create(ifn, xmsg, sizeof(xmsg));
+		xdp = ifdp != NULL;
+	}
+	if (!ifdp)
+		ifdp = vnm_afp_port_create(ifn, msg, sizeof(msg));
+	if (!ifdp) {
+		sw_put(s);
+		return vnm_err_set(err, -EIO, "%s: af_packet: %s", pn->base, msg);
+	}
+	ifdp->flags = 0; /* its frames to the program are dropped when the RX ring is full */
+	ret = vnm_switch_attach(s->sw, ifdp);
+	if (ret < 0) {
+		if (xdp)
+			vnm_xdp_port_destroy(ifdp);
+		else
+			vnm_afp_port_destroy(ifdp);
+		sw_put(s);
+		return vnm_err_set(err, ret, "cannot attach %s: %s", ifn, strerror(-ret));
+	}
+	s->nports++;
+	if (xdp)
+		vnm_xdp_port_attached(ifdp, s->sw);
+	else
+		vnm_afp_port_attached(ifdp, s->sw);
+	ret = vport_new(ifn, &g, 0, VNM_PI_LOSSLESS, &vp, err);
+	if (ret < 0) {
+		nif_if_close(s, ifdp, xdp);
+		return ret;
+	}
+	vp->nif = ifdp;
+	vp->nif_xdp = xdp;
+	ret = vport_attach(vp, s, err);
+	if (ret < 0) {
+		vp->nif = NULL;
+		vport_free(vp);
+		nif_if_close(s, ifdp, xdp);
+		return ret;
+	}
+	/* bind it as a VALE port of the hub switch */
+	vpn.is_vale = 1;
+	snprintf(vpn.sw, sizeof(vpn.sw), "%s", pn->base);
+	vpn.nr_flags &= ~(uint32_t)NR_VNM_LOSSLESS;
+	ret = vale_open(&vpn, b, rep, fds, err);
+	if (ret < 0) {
+		nif_free(vp);
+		return ret;
+	}
+	rep->kind = VNM_KIND_NETDEV;
+	rep->nr_flags = pn->nr_flags;
+	if (xdp)
+		vnm_log(VNM_LOG_INFO, "%s: interface %s on AF_XDP", pn->base, ifn);
+	else
+		vnm_log(VNM_LOG_INFO, "%s: interface %s on af_packet%s%s%s", pn->base, ifn,
+			*xmsg ? " (AF_XDP: " : "", *xmsg ? xmsg : "", *xmsg ? ")" : "");
+	return 0;
+}
+
 static void vale_unbind(struct vnm_binding *b)
 {
 	struct vnm_vport *vp = b->vp;
@@ -613,8 +762,12 @@ static void vale_unbind(struct vnm_binding *b)
 		vp->excl = NULL;
 	vp->nbind--;
 	vnm_log(VNM_LOG_INFO, "%s:%s unbound", vp->sw ? vp->sw->name : "-", vp->name);
-	if (!vp->persistent && vp->nbind == 0)
-		vport_free(vp);
+	if (!vp->persistent && vp->nbind == 0) {
+		if (vp->nif)
+			nif_free(vp); /* netmap:IF: the interface and the hub switch go too */
+		else
+			vport_free(vp);
+	}
 }
 
 /* ---- monitors: "valeX:Y/r", "/t", "/rt" (copies made by the switch thread) ---- */
@@ -1005,8 +1158,7 @@ int vnm_reg_open(const struct vnm_portname *pn, struct vnm_binding **out,
 	else if (pn->is_vale)
 		ret = vale_open(pn, b, rep, fds, err);
 	else
-		ret = vnm_err_set(err, -EOPNOTSUPP,
-				  "%s: only VALE ports and pipes (netmap:X{N) are served", pn->base);
+		ret = nif_open(pn, b, rep, fds, err); /* netmap:IFNAME */
 	if (ret < 0) {
 		free(b);
 		return ret;
@@ -1244,6 +1396,11 @@ int vnm_reg_attach2(const char *spec, uint32_t flags, struct vnm_err *err)
 	if (vp && (flags & VNM_CTL_F_HOST) && vp->host != HOST_TAP)
 		return vnm_err_set(err, -EEXIST, "port %s exists and is not a TAP", pn.port);
 	if (!vp && !vport_find_eph(pn.sw, pn.port)) {
+		char nb[80];
+		snprintf(nb, sizeof(nb), "netmap:%s", pn.port);
+		if (sw_find(nb))
+			return vnm_err_set(err, -EBUSY, "%s is bound by a program as %s", pn.port,
+					   nb);
 		ret = host_port_new(pn.port, !!(flags & VNM_CTL_F_HOST), &vp, err);
 		if (ret < 0 && ret != -ENXIO)
 			return ret;
@@ -1336,6 +1493,10 @@ static void vport_info(const struct vnm_vport *vp, struct vnm_ctl_port_info *pi)
 	pi->num_bufs = vp->r->num_bufs;
 	pi->region_size = vp->r->size;
 	pi->clients = vp->nbind;
+	if (vp->nif) { /* netmap:IF: the program's port, the interface behind it */
+		pi->kind = VNM_KIND_NETDEV;
+		pi->flags = (pi->flags & ~(uint32_t)VNM_PI_LOSSLESS) | (vp->nif_xdp ? VNM_PI_XDP : 0);
+	}
 }
 
 /* Does vp match filter: "" all, a switch name, "valeX:Y", or a persistent port's name. */

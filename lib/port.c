@@ -155,7 +155,8 @@ int vnm__port_setup(struct vnm_port *d, const struct vnm_ctl_open_rep *rep, size
 
 	if (replen < sizeof(*rep) || rep->nfds != 3 ||
 	    (rep->kind != VNM_KIND_VALE && rep->kind != VNM_KIND_PIPE &&
-	     rep->kind != VNM_KIND_MONITOR) ||
+	     rep->kind != VNM_KIND_MONITOR &&
+	     rep->kind != VNM_KIND_NETDEV) || /* NETDEV: netmap:IF, a VALE-like binding */
 	    rep->end >= VNM_REGION_MAX_ENDS ||
 	    (rep->kind == VNM_KIND_PIPE &&
 	     (rep->peer_end >= VNM_REGION_MAX_ENDS || rep->peer_end == rep->end)) ||
@@ -165,7 +166,8 @@ int vnm__port_setup(struct vnm_port *d, const struct vnm_ctl_open_rep *rep, size
 		return ret;
 	}
 	d->fd = fds[1];
-	if (rep->kind == VNM_KIND_VALE || rep->kind == VNM_KIND_MONITOR) {
+	if (rep->kind == VNM_KIND_VALE || rep->kind == VNM_KIND_MONITOR ||
+	    rep->kind == VNM_KIND_NETDEV) {
 		/* a monitor is a VALE-like binding: RX rings the daemon fills, a kick fd */
 		d->kick_fd = fds[2];
 		fds[2] = -1;

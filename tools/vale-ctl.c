@@ -183,6 +183,13 @@ static int do_list(const char *name, int info)
 			       "peer %s, persistent\n",
 			       NSTR(p->name), p->bridge_idx, p->port_idx,
 			       p->clients ? "connected" : "not connected");
+		} else if (info && p->kind == VNM_KIND_NETDEV && p->num_tx_slots) {
+			/* netmap:IF opened by a program: its rings, and the interface's backend */
+			printf("%.*s: bridge_idx %d port_idx %d, netdev (%s), %u tx ring of %u slots, "
+			       "%u rx ring of %u slots, %u client(s)\n", NSTR(p->name), p->bridge_idx,
+			       p->port_idx, p->flags & VNM_PI_XDP ? "af_xdp, copy mode" : "af_packet",
+			       p->num_tx_rings, p->num_tx_slots, p->num_rx_rings, p->num_rx_slots,
+			       p->clients);
 		} else if (info && (p->kind == VNM_KIND_NETDEV || p->kind == VNM_KIND_TAP)) {
 			printf("%.*s: bridge_idx %d port_idx %d, %s\n", NSTR(p->name), p->bridge_idx,
 			       p->port_idx,

@@ -26,6 +26,18 @@ void vnm_afp_port_destroy(struct vnm_dport *p);
 void vnm_afp_port_attached(struct vnm_dport *p, struct vnm_switch *sw);
 void vnm_afp_port_detached(struct vnm_dport *p);
 
+/*
+ * AF_XDP (xdp_port.c): a Linux interface through an AF_XDP socket in copy mode on RX
+ * queue 0, with vnetmapd's own XDP program (generic/SKB mode) redirecting that queue
+ * to it. NULL with the reason in err when anything is missing (kernel, privileges,
+ * more than one RX queue): the caller falls back to af_packet. No virtio-net header
+ * (vnet_hdr_len 0). Used by netmap:IFNAME.
+ */
+struct vnm_dport *vnm_xdp_port_create(const char *ifname, char *err, size_t errlen);
+void vnm_xdp_port_destroy(struct vnm_dport *p);
+void vnm_xdp_port_attached(struct vnm_dport *p, struct vnm_switch *sw);
+void vnm_xdp_port_detached(struct vnm_dport *p);
+
 /* Create TAP ifname (or open the existing one): IFF_TAP|IFF_NO_PI|IFF_VNET_HDR. */
 struct vnm_dport *vnm_tap_port_create(const char *ifname, char *err, size_t errlen);
 void vnm_tap_port_destroy(struct vnm_dport *p);

@@ -198,6 +198,7 @@ struct vnm_ctl_port_info {
 
 #define VNM_PI_PERSISTENT 0x1
 #define VNM_PI_LOSSLESS 0x2
+#define VNM_PI_XDP 0x4 /* kind NETDEV: the interface runs on AF_XDP (else af_packet) */
 
 struct vnm_ctl_port_stats {
 	char name[VNM_NAME_MAX];
