@@ -726,7 +726,7 @@ static int nif_open(const struct vnm_portname *pn, struct vnm_binding *b,
 	rep->kind = VNM_KIND_NETDEV;
 	rep->nr_flags = pn->nr_flags;
 	if (xdp)
-		vnm_log(VNM_LOG_INFO, "%s: interface %s on AF_XDP", pn->base, ifn);
+		vnm_log(VNM_LOG_INFO, "%s: interface %s on af_xdp (copy mode)", pn->base, ifn);
 	else
 		vnm_log(VNM_LOG_INFO, "%s: interface %s on af_packet%s%s%s", pn->base, ifn,
 			*xmsg ? " (AF_XDP: " : "", *xmsg ? xmsg : "", *xmsg ? ")" : "");
@@ -1572,6 +1572,12 @@ int vnm_reg_stats(const char *filter, struct vnm_ctl_port_stats *out, unsigned m
 		memcpy(&out[n], &vp->dp->stats, sizeof(out[n]));
 		vport_fullname(vp, out[n].name, sizeof(out[n].name));
 		n++;
+		if (vp->nif && n < max) {
+			/* netmap:IF: the interface's side too, under the interface's name */
+			memcpy(&out[n], &vp->nif->stats, sizeof(out[n]));
+			snprintf(out[n].name, sizeof(out[n].name), "%s", vp->name);
+			n++;
+		}
 	}
 	for (struct vnm_mon *m = mons; m; m = m->next) {
 		if (!mon_match(m, filter, 0))

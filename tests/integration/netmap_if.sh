@@ -12,7 +12,7 @@
 #   attached to a switch; vale-ctl -g says the kind and the backend (af_xdp/af_packet);
 #   kill -9 of the client releases the interface (re-open works), daemon fds back to baseline;
 #   vale-ctl -d detaches an attached interface.
-# VNM_NO_XDP=1 in the environment forces the af_packet backend (the test then runs both).
+# VNM_NO_XDP=1 in the environment makes vnetmapd use af_packet (netmap_if_afpacket.sh).
 # Addresses: 10.78.1.0/24, only inside the namespaces made here.
 . "$(dirname "$0")/../lib.sh"
 vnm_init "$1"
@@ -75,6 +75,9 @@ out=$(pg -i "netmap:$VA" -f tx -n $N -l 60 2>&1) || fail "pkt-gen tx on netmap:$
 [ "$(echo "$out" | sed -n -E 's/^.*Sent ([0-9]+) packets.*$/\1/p' | tail -n 1)" = $N ] ||
 	fail "pkt-gen did not send $N: $out"
 backend=$(grep -o "netmap:$VA: interface $VA on [a-zA-Z_]*" "$TMPD/vnetmapd.log" | head -n 1)
+if [ -n "${VNM_NO_XDP:-}" ]; then
+	[ "${backend##* }" = af_packet ] || fail "VNM_NO_XDP=1 but backend '${backend##* }'"
+fi
 log "backend: ${backend##* }"
 log "$(echo "$out" | grep -E 'pps' | tail -n 1)"
 wait_until 10 sh -c "[ \$(ip netns exec $NSB cat /sys/class/net/$VB/statistics/rx_packets) -ge $((r0 + N)) ]" ||
@@ -98,7 +101,7 @@ out=$(vctl -a "vale0:$VA" 2>&1) && fail "-a of a bound interface succeeded: $out
 echo "$out" | grep -q "bound by a program" || fail "-a busy message: $out"
 t0=$(txp)
 B ping -q -c $N -i 0.002 -W 1 10.78.1.9 >/dev/null 2>&1
-wait_pid "$RXP" 20 || fail "pkt-gen rx: status $? ($(cat "$TMPD/rx.log"))"
+wait_pid "$RXP" 20 || fail "pkt-gen rx: status $? ($(tail -n 3 "$TMPD/rx.log"); $(vctl --stats); $(ip -s link show "$VA"))"
 got=$(pg_count "$TMPD/rx.log")
 [ "$got" = $N ] || fail "pkt-gen rx counted '$got' of $N: $(cat "$TMPD/rx.log")"
 [ $(( $(txp) - t0 )) -eq $N ] || fail "namespace sent $(( $(txp) - t0 )) frames, expected $N"
@@ -117,7 +120,8 @@ out=$(vctl -a "vale0:$VC" 2>&1) || fail "-a vale0:$VC: $out"
 bg bridge "$BIN/bridge" -i "netmap:$VA" -i vale0:x
 BRP=$BG_PID
 wait_until 10 bound || fail "bridge did not bind netmap:$VA"
-out=$(B ping -c 3 -i 0.3 -w 30 10.78.1.4 2>&1) || fail "ping B -> D over bridge: $out $(cat "$TMPD/bridge.log")"
+out=$(B ping -c 3 -i 0.3 -w 30 10.78.1.4 2>&1) ||
+	fail "ping B -> D over bridge: $out $(cat "$TMPD/bridge.log"; vctl --stats; ip -s link show "$VA")"
 log "$(echo "$out" | tail -n 1)"
 kill -TERM "$BRP"
 wait_pid "$BRP" 10 || fail "bridge did not exit on SIGTERM"
@@ -132,7 +136,9 @@ out=$(vctl -d "vale1:$VA" 2>&1) || fail "-d vale1:$VA: $out"
 out=$(vctl -d "vale0:$VC" 2>&1) || fail "-d vale0:$VC: $out"
 out=$(pg -i "netmap:$VA" -f tx -n 10 2>&1) || fail "netmap:$VA after -d: $out"
 [ -z "$(vctl -l)" ] || fail "ports left: $(vctl -l)"
+ip link show "$VA" | grep -q xdp && fail "an XDP program is left on $VA: $(ip link show "$VA")"
 sleep 0.3
+kill -0 "$DAEMON_PID" 2>/dev/null || { wait "$DAEMON_PID"; fail "vnetmapd died: status $?"; }
 fds=$(fd_count "$DAEMON_PID")
 [ "$fds" -eq "$base_fds" ] || fail "daemon fds $fds, baseline $base_fds: $(ls -l /proc/$DAEMON_PID/fd)"
 echo "PASS (${backend##* })"
