@@ -289,11 +289,9 @@ static int xp_sleep_prepare(struct vnm_dport *p)
 	struct xdp_statistics st;
 	socklen_t sl = sizeof(st);
 
-	/* frames the kernel dropped (RX ring full, no fill chunk, too long): drop_full */
+	/* frames the kernel dropped (no fill chunk, too long: rx_dropped; RX ring full) */
 	if (getsockopt(xp->fd, SOL_XDP, XDP_STATISTICS, &st, &sl) == 0) {
 		uint64_t t = st.rx_dropped + st.rx_ring_full;
-		if (sl >= offsetof(struct xdp_statistics, rx_fill_ring_empty_descs) + 8)
-			t += st.rx_fill_ring_empty_descs;
 		if (t > xp->st_drop)
 			p->stats.drop_full += t - xp->st_drop;
 		xp->st_drop = t;
