@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../../daemon/ports/netmap_port.c"
+#include "../../daemon/vhost/gso.c"
 #include "../../daemon/vale/fdb.c"
 #include "../../daemon/vale/switch.c"
 #include "unit/fakeport.h"
