@@ -85,6 +85,7 @@ struct xdp_port {
 	uint32_t tx_pending; /* descriptors queued, not yet consumed by the kernel */
 	unsigned nframes;    /* frames of the last rx_batch */
 	uint64_t st_drop;    /* last XDP_STATISTICS drop total (counted as deltas) */
+	unsigned err_logged; /* the interface went away: said once */
 	struct vnm_switch *sw;
 };
 
@@ -202,8 +203,14 @@ static void tx_kick(struct xdp_port *xp)
 		if (left == 0)
 			break;
 		if (sendto(xp->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
-		    errno != EBUSY && errno != ENOBUFS && errno != EINTR)
-			break; /* ENETDOWN, ENXIO: the interface is gone */
+		    errno != EBUSY && errno != ENOBUFS && errno != EINTR) {
+			/* ENETDOWN, ENXIO: the interface is gone; frames stay queued */
+			if (!xp->err_logged++)
+				vnm_log(VNM_LOG_WARN, "af_xdp %s: %s (its program should close it)",
+					xp->ifname, strerror(errno));
+			xp->dp.stats.ring_resets++;
+			break;
+		}
 		if (xp->tx.local - ld_acq(xp->tx.cons) == left)
 			stall++; /* no progress: the device is busy, try at the next round */
 	}

@@ -11,7 +11,8 @@
 #   a second binding (EBUSY), vale-ctl -a of a bound interface, netmap:IF of an interface
 #   attached to a switch; vale-ctl -g says the kind and the backend (af_xdp/af_packet);
 #   kill -9 of the client releases the interface (re-open works), daemon fds back to baseline;
-#   vale-ctl -d detaches an attached interface.
+#   vale-ctl -d detaches an attached interface; the interface deleted under a program: a
+#   warning, no spinning, the binding goes with the program.
 # VNM_NO_XDP=1 in the environment makes vnetmapd use af_packet (netmap_if_afpacket.sh).
 # Addresses: 10.78.1.0/24, only inside the namespaces made here.
 . "$(dirname "$0")/../lib.sh"
@@ -137,6 +138,24 @@ out=$(vctl -d "vale0:$VC" 2>&1) || fail "-d vale0:$VC: $out"
 out=$(pg -i "netmap:$VA" -f tx -n 10 2>&1) || fail "netmap:$VA after -d: $out"
 [ -z "$(vctl -l)" ] || fail "ports left: $(vctl -l)"
 ip link show "$VA" | grep -q xdp && fail "an XDP program is left on $VA: $(ip link show "$VA")"
+
+# ---- the interface goes away under a program: said in the log, no spinning, clean close
+bg txgone "$BIN/pkt-gen" -i "netmap:$VA" -f tx -R 1000
+TGP=$BG_PID
+wait_until 10 bound || fail "pkt-gen tx (gone) did not bind"
+ip link del "$VA" || fail "ip link del $VA"
+wait_until 10 grep -Eq "af_(xdp|packet) $VA: " "$TMPD/vnetmapd.log" ||
+	fail "no warning about $VA in the log: $(tail -n 3 "$TMPD/vnetmapd.log")"
+cpu() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; }
+t0=$(cpu)
+sleep 2
+t1=$(cpu)
+log "vnetmapd CPU ticks over 2 s with the interface gone: $((t1 - t0))"
+[ $((t1 - t0)) -lt 30 ] || fail "vnetmapd spins: $((t1 - t0)) ticks in 2 s"
+kill -TERM "$TGP"
+wait_pid "$TGP" 10 || fail "pkt-gen did not exit on SIGTERM"
+wait_until 10 sh -c "! '$BIN/vale-ctl' --dir '$VNETMAP_DIR' -g 'netmap:$VA' >/dev/null 2>&1" ||
+	fail "netmap:$VA still listed after its program exited"
 sleep 0.3
 kill -0 "$DAEMON_PID" 2>/dev/null || { wait "$DAEMON_PID"; fail "vnetmapd died: status $?"; }
 fds=$(fd_count "$DAEMON_PID")
