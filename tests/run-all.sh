@@ -94,12 +94,16 @@ vg_daemon_only() {
 
 # vg_scan NAME: print the valgrind findings of test NAME's logs; returns how many.
 # A finding is any report line except the FILE DESCRIPTORS header, fds inherited from
-# the parent (the harness's, valgrind's own log) and the standard descriptors.
+# the parent (the harness's, valgrind's own log) and the standard descriptors, and
+# valgrind's own warning about a bpf(2) command it does not know (tests/valgrind.supp).
 vg_scan() {
 	local f n=0 out
 	for f in "$VG_LOGS/$1".*.log; do
 		[ -s "$f" ] || continue
 		out=$(awk '
+			# valgrind 3.19 does not model bpf(BPF_LINK_CREATE) (the AF_XDP port
+			# attaches its program with it): a tool limitation, not a finding
+			/^--[0-9]+-- WARNING: unhandled eBPF command 28$/ { next }
 			{ sub(/^==[0-9]+== ?/, "") }
 			/^FILE DESCRIPTORS:/ { next }
 			/^Open (file descriptor|AF_[A-Z0-9]+ socket) [0-9]+/ { rec = $0; held = 1; next }
