@@ -139,6 +139,9 @@ struct vnm_ctl_socket_req {
  * VNM_CTL_HDR_SET: netmap's NETMAP_REQ_PORT_HDR_SET. Frames in the port's slots (both
  * directions) start with a virtio-net header of hdr_len bytes (0, 10 or 12), as for
  * pkt-gen -H: offloads travel in it; 0 (default) means plain frames.
+ * Ports of netmap clients only (else -EOPNOTSUPP; no such port: -ENXIO; other lengths:
+ * -EINVAL); allowed any time, the switch thread applies it at its next read of the
+ * port's rings. Both replies carry the struct with the length in force.
  */
 struct vnm_ctl_hdr_req {
 	char name[VNM_PORTSPEC_MAX]; /* "valeX:Y", NUL-terminated */
