@@ -62,16 +62,48 @@ void vnm_log(int level, const char *fmt, ...)
 	(void)w;
 }
 
+/*
+ * The batch of events being handled, and the source of each registered fd: a handler
+ * may free sources other than its own (a REMOVE request frees a port whose socket or
+ * eventfd has an event later in the same batch). vnm_ev_del forgets the fd's source in
+ * the rest of the batch, so a source unregistered before it is freed is never called.
+ */
+static struct epoll_event *batch_evs;
+static int batch_n, batch_i;
+static struct vnm_evsrc **src_of_fd;
+static unsigned src_cap;
+
 int vnm_ev_add(struct vnm_evsrc *src, int fd, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = src };
 
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	if ((unsigned)fd >= src_cap) {
+		unsigned cap = src_cap ? src_cap : 256;
+		while (cap <= (unsigned)fd)
+			cap *= 2;
+		struct vnm_evsrc **t = realloc(src_of_fd, cap * sizeof(*t));
+		if (!t)
+			return 0; /* untracked: its stale events are not forgotten */
+		memset(t + src_cap, 0, (cap - src_cap) * sizeof(*t));
+		src_of_fd = t;
+		src_cap = cap;
+	}
+	src_of_fd[fd] = src;
+	return 0;
 }
 
 void vnm_ev_del(int fd)
 {
 	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (fd < 0 || (unsigned)fd >= src_cap || !src_of_fd[fd])
+		return;
+	struct vnm_evsrc *src = src_of_fd[fd];
+	src_of_fd[fd] = NULL;
+	for (int i = batch_i + 1; i < batch_n; i++)
+		if (batch_evs[i].data.ptr == src)
+			batch_evs[i].data.ptr = NULL;
 }
 
 /* ---- deferred close ---- */
@@ -405,15 +437,15 @@ int main(int argc, char **argv)
 			vnm_log(VNM_LOG_ERR, "epoll_wait: %s", strerror(errno));
 			goto out;
 		}
-		for (int i = 0; i < n && !stop; i++) {
-			struct vnm_evsrc *src = evs[i].data.ptr;
-			/*
-			 * A handler may free a connection that a later event of this batch
-			 * points at only if it is the same connection: each event is for a
-			 * distinct fd, and handlers free only their own connection.
-			 */
-			src->handler(src, evs[i].events);
+		batch_evs = evs;
+		batch_n = n;
+		for (batch_i = 0; batch_i < n && !stop; batch_i++) {
+			struct vnm_evsrc *src = evs[batch_i].data.ptr;
+			/* NULL: unregistered (vnm_ev_del) by an earlier handler of this batch */
+			if (src)
+				src->handler(src, evs[batch_i].events);
 		}
+		batch_n = 0;
 		vnm_defer_run(0);
 	}
 	ret = 0;
@@ -425,6 +457,7 @@ out:
 	vnm_memdir_cleanup();
 	close(sigfd);
 	close(epfd);
+	free(src_of_fd);
 	close(lockfd);
 	vnm_log(VNM_LOG_INFO, "stopped");
 	return ret;
