@@ -97,7 +97,13 @@ static int start_daemon(void)
 	}
 	for (int i = 0; i < 200; i++) {
 		struct stat st;
-		if (stat(ctl, &st) == 0 && S_ISSOCK(st.st_mode))
+		struct vnm_ctl_name_req q;
+		struct vnm_ctl_port_info pi[4];
+		char msg[128];
+		memset(&q, 0, sizeof(q));
+		/* the socket file exists before listen(): wait for an answer */
+		if (stat(ctl, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		    vnm_ctl_call(dir, VNM_CTL_LIST, &q, sizeof(q), pi, sizeof(pi), msg, sizeof(msg)) >= 0)
 			return 0;
 		if (!alive())
 			return 1;
@@ -125,7 +131,10 @@ static int ctl_socket(const char *name, const char *path, const char *peer, uint
 		snprintf(q.peer_path, sizeof(q.peer_path), "%s", peer);
 	q.flags = flags;
 	msg[0] = '\0';
-	return vnm_ctl_call(dir, VNM_CTL_SOCKET, &q, sizeof(q), NULL, 0, msg, msglen);
+	int r = vnm_ctl_call(dir, VNM_CTL_SOCKET, &q, sizeof(q), NULL, 0, msg, msglen);
+	if (r < 0)
+		fprintf(stderr, "(SOCKET %s: %s)\n", name, msg);
+	return r;
 }
 
 static int ctl_name(uint16_t type, const char *name)
@@ -551,6 +560,21 @@ static void t_stream_server(struct vnm_port *x)
 	exchange_stream(x, fd, "s2", 20);
 	CHECK(get_stats("s2", &st) == 0);
 	CHECK(st.ring_resets == 3 && st.drop_bad_slot == 1);
+	/* the connection outlives a detach / attach */
+	CHECK(ctl_name(VNM_CTL_DETACH, "vale0:s2") == 0);
+	CHECK(connected("s2", 1));
+	CHECK(ctl_name(VNM_CTL_ATTACH, "vale0:s2") == 0);
+	exchange_stream(x, fd, "s2", 20);
+	/* a peer that goes while the port is detached: the next one is served */
+	CHECK(ctl_name(VNM_CTL_DETACH, "vale0:s2") == 0);
+	close(fd);
+	CHECK(connected("s2", 0));
+	fd = unix_connect(p);
+	CHECK(fd >= 0);
+	CHECK(connected("s2", 1));
+	CHECK(ctl_name(VNM_CTL_ATTACH, "vale0:s2") == 0);
+	if (fd >= 0)
+		exchange_stream(x, fd, "s2", 20);
 	close(fd);
 out:
 	CHECK(ctl_name(VNM_CTL_REMOVE, "s2") == 0);
@@ -632,6 +656,47 @@ static void t_stuck_peer(struct vnm_port *x, struct vnm_port *y)
 out:
 	CHECK(ctl_name(VNM_CTL_REMOVE, "s5") == 0);
 	close(lfd);
+}
+
+/*
+ * Churn: a peer closes and its port is removed at once, 100 times, both roles: the
+ * port's pending events (peer gone, switch thread's hand-back) and the REMOVE can be
+ * in one batch of the main loop; the daemon must survive every ordering.
+ */
+static void t_churn(void)
+{
+	char p[PATH_MAX], q[PATH_MAX], msg[256];
+	int lfd;
+
+	sockpath(p, sizeof(p), "ch.sock");
+	sockpath(q, sizeof(q), "chq.sock");
+	lfd = unix_listen(q);
+	CHECK(lfd >= 0);
+	for (int i = 0; i < 100 && lfd >= 0; i++) {
+		int server = i & 1, fd;
+		uint8_t b[4 + 60];
+		CHECK(ctl_socket("ch", server ? p : q, NULL,
+				 VNM_SOCK_STREAM | (server ? VNM_SOCK_SERVER : 0), msg, sizeof(msg)) == 0);
+		CHECK(ctl_name(VNM_CTL_ATTACH, "vale0:ch") == 0);
+		fd = server ? unix_connect(p) : accept_one(lfd);
+		CHECK(fd >= 0);
+		be32(b, 60);
+		frame_fill(b + 4, 60, MAC_Y, MAC_P, 0);
+		if (fd >= 0) {
+			CHECK(write_all(fd, b, sizeof(b)) == 0);
+			if (i % 3 == 0) { /* and a bad length now and then */
+				be32(b, 3);
+				CHECK(write_all(fd, b, 4) == 0);
+			}
+			close(fd);
+		}
+		CHECK(ctl_name(VNM_CTL_REMOVE, "ch") == 0);
+		if (fails)
+			break;
+	}
+	if (lfd >= 0)
+		close(lfd);
+	CHECK(alive());
 }
 
 static int dgram_bind(const char *path)
@@ -809,6 +874,10 @@ int main(void)
 		t_dgram(x);
 		fprintf(stderr, "a peer that never reads\n");
 		t_stuck_peer(x, y);
+		fprintf(stderr, "churn: peer gone and port removed at once, x100\n");
+		t_churn();
+		/* y got the churn's frames: drain them */
+		nm_recv(y, 1000, 0, 300, &bad);
 	}
 	if (x)
 		vnm_port_close(x);
