@@ -336,8 +336,9 @@ static void sp_rx_done(struct vnm_dport *p, unsigned n)
 }
 
 /*
- * An offloaded frame for a peer with no header: segments (or one checksummed copy) in
- * sp->segs. Returns their count, or < 0 (drop_gso).
+ * An offloaded frame for a peer with no header: segments (GSO), or one frame with its
+ * partial checksum completed, in sp->segs (bytes in sp->scratch). Returns their count,
+ * or < 0 (drop_gso).
  */
 static int sp_offload(struct sock_port *sp, const struct vnm_frame *f)
 {
@@ -346,29 +347,6 @@ static int sp_offload(struct sock_port *sp, const struct vnm_frame *f)
 
 	memcpy(&h, f->vnet_hdr, sizeof(h)); /* once */
 	ns = vnm_gso_segment(f, sp->segs, VNM_GSO_MAX_SEGS, sp->scratch, VNM_GSO_SCRATCH);
-	if (ns == -EPROTONOSUPPORT &&
-	    (h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_NONE &&
-	    (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
-		/* no GSO code (yet): complete a plain partial checksum in a copy */
-		uint32_t pos = (uint32_t)h.csum_start + h.csum_offset, o = 0;
-		if (pos + 2 > f->len || f->len > VNM_GSO_SCRATCH)
-			return -EINVAL;
-		for (unsigned k = 0; k < f->nfrags; k++) {
-			memcpy(sp->scratch + o, f->frag[k], f->frag_len[k]);
-			o += f->frag_len[k];
-		}
-		if (o != f->len)
-			return -EINVAL;
-		uint16_t c = vnm_vnet_csum(f, h.csum_start); /* network order */
-		memcpy(sp->scratch + pos, &c, 2);
-		sp->segs[0].nfrags = 1;
-		sp->segs[0].flags = 0;
-		sp->segs[0].len = f->len;
-		sp->segs[0].frag[0] = sp->scratch;
-		sp->segs[0].frag_len[0] = (uint16_t)f->len;
-		sp->segs[0].vnet_hdr = NULL;
-		return 1;
-	}
 	if (ns > 0 && h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
 		sp->dp.stats.gso_segs += (uint64_t)ns;
 	return ns;

@@ -10,6 +10,8 @@
  *   frames), the stuck port counts tx_packets + drop_full = frames sent to it, and when
  *   the peer reads at last it gets exactly tx_packets well-framed frames (a cut write
  *   is finished, never corrupted);
+ *   a TSO frame from a netmap client with a virtio-net header (HDR_SET 12) reaches the
+ *   stream peer as checksummed segments (gso_segs);
  *   garbage datagrams: empty and 5 bytes (drop_runt), 70000 bytes (drop_oversize), from
  *   a stranger (drop_bad_slot);
  *   control: bad name, path too long / not terminated, no mode, dgram without a peer,
@@ -699,6 +701,141 @@ static void t_churn(void)
 	CHECK(alive());
 }
 
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/*
+ * A TSO frame (virtio-net header, GSO_TCPV4) from a netmap client with a 12-byte header
+ * (HDR_SET, pkt-gen -H) to the stream peer: it arrives as gso_size segments, every
+ * checksum complete (IPv4 header, TCP over the pseudo-header), seq advanced, PSH last.
+ */
+static void t_gso(void)
+{
+	char p[PATH_MAX], msg[256];
+	static uint8_t f[12 + 6000], rb[65536];
+	struct vnm_open_opts o = { .dir = dir };
+	struct vnm_port *g = NULL;
+	struct vnm_ctl_hdr_req hq;
+	struct vnm_ctl_port_stats st;
+	const uint8_t MAC_G[6] = { 0x02, 0, 0, 0, 0, 0xcc };
+	const uint32_t PAY = 5000, MSS = 1000;
+	int lfd, fd = -1;
+
+	sockpath(p, sizeof(p), "g.sock");
+	lfd = unix_listen(p);
+	CHECK(lfd >= 0);
+	CHECK(ctl_socket("sg", p, NULL, VNM_SOCK_STREAM, msg, sizeof(msg)) == 0);
+	CHECK(ctl_name(VNM_CTL_ATTACH, "vale0:sg") == 0);
+	CHECK(vnm_port_open("vale0:g", &o, &g) == 0);
+	memset(&hq, 0, sizeof(hq));
+	snprintf(hq.name, sizeof(hq.name), "vale0:g");
+	hq.hdr_len = 12;
+	CHECK(vnm_ctl_call(dir, VNM_CTL_HDR_SET, &hq, sizeof(hq), &hq, sizeof(hq), msg, sizeof(msg)) >= 0);
+	/* a header length is for netmap clients' ports only */
+	snprintf(hq.name, sizeof(hq.name), "sg");
+	CHECK(vnm_ctl_call(dir, VNM_CTL_HDR_SET, &hq, sizeof(hq), &hq, sizeof(hq), msg, sizeof(msg)) == -EOPNOTSUPP);
+	if (lfd >= 0)
+		fd = accept_one(lfd);
+	CHECK(fd >= 0);
+	if (!g || fd < 0)
+		goto out;
+	/* the peer's MAC is learned on sg (g gets that frame with a zero header: drained) */
+	CHECK(peer_send_stream(fd, 1, MAC_G, 1000) == 1);
+	{
+		struct netmap_ring *r = NETMAP_RXRING(g->nifp, g->first_rx_ring);
+		uint64_t t = now_ms() + 5000;
+		while (nm_ring_empty(r) && now_ms() < t)
+			vnm_poll(g, POLLIN, 50);
+		CHECK(!nm_ring_empty(r));
+		r->head = r->cur = r->tail;
+		vnm_rxsync(g);
+	}
+	/* virtio-net header, then Ethernet + IPv4 + TCP + PAY bytes */
+	uint8_t *h = f, *e = f + 12, *ip = e + 14, *th = ip + 20, *pl = th + 20;
+	uint32_t flen_ = 14 + 20 + 20 + PAY;
+	memset(f, 0, sizeof(f));
+	h[0] = 1;                                   /* NEEDS_CSUM */
+	h[1] = 1;                                   /* GSO_TCPV4 */
+	h[2] = 54;                                  /* hdr_len */
+	h[4] = (uint8_t)MSS, h[5] = (uint8_t)(MSS >> 8); /* gso_size, little endian */
+	h[6] = 34;                                  /* csum_start */
+	h[8] = 16;                                  /* csum_offset */
+	memcpy(e, MAC_P, 6);
+	memcpy(e + 6, MAC_G, 6);
+	e[12] = 0x08;
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((20 + 20 + PAY) >> 8), ip[3] = (uint8_t)(20 + 20 + PAY);
+	ip[4] = 0x12, ip[5] = 0x34;
+	ip[8] = 64, ip[9] = 6;
+	memcpy(ip + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+	th[0] = 0x30, th[1] = 0x39, th[2] = 0x00, th[3] = 0x50;
+	th[4] = 0x01, th[5] = 0x02, th[6] = 0x03, th[7] = 0x04; /* seq */
+	th[12] = 0x50, th[13] = 0x18;              /* doff 5, ACK|PSH */
+	th[14] = 0xff, th[15] = 0xff;
+	for (uint32_t i = 0; i < PAY; i++)
+		pl[i] = (uint8_t)(i * 7 + 3);
+	CHECK(get_stats("sg", &st) == 0);
+	uint64_t tx0 = st.tx_packets;
+	{
+		struct netmap_ring *r = NETMAP_TXRING(g->nifp, g->first_tx_ring);
+		uint32_t bs = r->nr_buf_size, len = 12 + flen_;
+		for (uint32_t off = 0; off < len; off += bs) {
+			struct netmap_slot *sl = &r->slot[r->cur];
+			uint32_t k = len - off < bs ? len - off : bs;
+			memcpy(NETMAP_BUF(r, sl->buf_idx), f + off, k);
+			sl->len = (uint16_t)k;
+			sl->flags = off + k < len ? NS_MOREFRAG : 0;
+			r->head = r->cur = nm_ring_next(r, r->cur);
+		}
+		vnm_txsync(g);
+	}
+	uint32_t nseg = (PAY + MSS - 1) / MSS;
+	for (uint32_t sgi = 0; sgi < nseg; sgi++) {
+		uint8_t hd[4];
+		if (read_full(fd, hd, 4, 5000) < 0) {
+			CHECK(!"segment missing");
+			break;
+		}
+		uint32_t len = (uint32_t)hd[0] << 24 | (uint32_t)hd[1] << 16 | (uint32_t)hd[2] << 8 | hd[3];
+		uint32_t dl = PAY - sgi * MSS < MSS ? PAY - sgi * MSS : MSS;
+		CHECK(len == 54 + dl);
+		if (len != 54 + dl || read_full(fd, rb, len, 5000) < 0)
+			break;
+		const uint8_t *sip = rb + 14, *stcp = sip + 20;
+		CHECK(((uint32_t)sip[2] << 8 | sip[3]) == 40 + dl);     /* tot_len */
+		CHECK(fold(sum16(sip, 20, 0)) == 0xffff);                /* IPv4 header checksum */
+		uint32_t seq = (uint32_t)stcp[4] << 24 | (uint32_t)stcp[5] << 16 | (uint32_t)stcp[6] << 8 | stcp[7];
+		CHECK(seq == 0x01020304u + sgi * MSS);
+		uint32_t ps = sum16(sip + 12, 8, 0) + 6 + 20 + dl;       /* pseudo-header */
+		CHECK(fold(sum16(stcp, 20 + dl, ps)) == 0xffff);         /* TCP checksum */
+		CHECK(memcmp(stcp + 20, pl + sgi * MSS, dl) == 0);
+		CHECK(((stcp[13] & 0x08) != 0) == (sgi == nseg - 1));    /* PSH on the last only */
+	}
+	CHECK(STAT_WAIT("sg", gso_segs, nseg) == nseg);
+	CHECK(STAT_WAIT("sg", tx_packets, tx0 + 1) == tx0 + 1);
+	CHECK(get_stats("sg", &st) == 0 && st.drop_gso == 0);
+	close(fd);
+out:
+	if (g)
+		vnm_port_close(g);
+	CHECK(ctl_name(VNM_CTL_REMOVE, "sg") == 0);
+	if (lfd >= 0)
+		close(lfd);
+}
+
 static int dgram_bind(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -874,6 +1011,8 @@ int main(void)
 		t_dgram(x);
 		fprintf(stderr, "a peer that never reads\n");
 		t_stuck_peer(x, y);
+		fprintf(stderr, "a TSO frame to the stream peer\n");
+		t_gso();
 		fprintf(stderr, "churn: peer gone and port removed at once, x100\n");
 		t_churn();
 		/* y got the churn's frames: drain them */
